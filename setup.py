@@ -1,0 +1,56 @@
+"""theseus_tf: BERT-of-Theseus model compression for TensorFlow and Keras."""
+
+import pathlib
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+
+# Versions that resolve together on Python 3.11. TensorFlow, tf-keras and
+# tensorflow-text are released in lock-step and must share a minor version.
+INSTALL_REQUIRES = [
+    "tensorflow>=2.21,<2.22",
+    "keras>=3.15,<4",
+    "tf-keras>=2.21,<2.22",
+    "tensorflow-text>=2.21,<2.22",
+    # transformers 5 has no TF models: it is used for configs and tokenizers.
+    "transformers>=5,<6",
+    "tokenizers>=0.22",
+    "huggingface-hub>=1.0",
+    "safetensors>=0.4",
+    "tensorflow-datasets>=4.9",
+    # TF 2.21 no longer pulls in tensorboard; Keras' TensorBoard callback needs it.
+    "tensorboard>=2.21,<2.22",
+    "ai-edge-litert>=2.0",
+    "tensorflow-serving-api>=2.21,<2.22",
+    "numpy>=1.26",
+    "pyyaml>=6",
+    "tqdm>=4.66",
+]
+
+EXTRAS_REQUIRE = {
+    # TF's multi_process_runner (multi-worker tests) needs dill and portpicker.
+    "test": ["pytest>=8", "dill>=0.3", "portpicker>=1.6"],
+}
+
+setup(
+    name="theseus_tf",
+    version="0.1.0",
+    description=(
+        "Compress BERT-style models by progressive module replacing "
+        "(BERT-of-Theseus) in TensorFlow and Keras."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["theseus_tf", "theseus_tf.*", "trainers", "trainers.*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": ["theseus-tf=trainers.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "License :: OSI Approved :: Apache Software License",
+    ],
+)

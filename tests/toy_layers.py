@@ -1,0 +1,52 @@
+"""Tiny layers and models for the core's unit tests."""
+
+import numpy as np
+import tensorflow as tf
+
+from theseus_tf.backend import add_step_variable, keras, register_serializable
+
+
+@register_serializable
+class CountingDense(keras.layers.Layer):
+  """A Dense layer that counts how often it runs, and can take a mask.
+
+  The counter is incremented in-graph, so inside `tf.cond` it only moves when
+  this layer's branch is taken.
+  """
+
+  def __init__(self, units, **kwargs):
+    super().__init__(**kwargs)
+    self.units = units
+
+  def build(self, input_shape):
+    self.kernel = self.add_weight(
+        name="kernel", shape=(input_shape[-1], self.units),
+        initializer="glorot_uniform")
+    self.bias = self.add_weight(
+        name="bias", shape=(self.units,), initializer="zeros")
+    self.calls = add_step_variable(self, "calls")
+    self.built = True
+
+  def call(self, inputs, attention_mask=None):
+    self.calls.assign_add(1)
+    outputs = tf.matmul(inputs, self.kernel) + self.bias
+    if attention_mask is not None:
+      outputs = outputs * tf.cast(attention_mask, outputs.dtype)
+    return tf.nn.tanh(outputs)
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape[:-1]) + (self.units,)
+
+  def get_config(self):
+    return dict(super().get_config(), units=self.units)
+
+
+def calls(layer):
+  return int(layer.calls.numpy())
+
+
+def toy_data(num_examples=64, width=8, seed=0):
+  rng = np.random.default_rng(seed)
+  x = rng.normal(size=(num_examples, width)).astype("float32")
+  y = (x.sum(axis=1, keepdims=True) > 0).astype("float32")
+  return x, y

@@ -1,0 +1,15 @@
+"""theseus_tf: BERT-of-Theseus progressive module replacing for TensorFlow/Keras."""
+
+from theseus_tf import schedules
+from theseus_tf.module_grouping import group_modules
+from theseus_tf.module_grouping import select_successor_layers
+from theseus_tf.module_replacing import ModuleReplacing
+from theseus_tf.module_replacing import module_replacing_layers
+from theseus_tf.replace_modules import build_successor_layers
+from theseus_tf.replace_modules import copy_layer
+from theseus_tf.replace_modules import replace_modules
+from theseus_tf.replacement_scheduler import ReplacementScheduler
+from theseus_tf.sequential_block import SequentialBlock
+from theseus_tf.strip_successor import strip_successor
+
+__version__ = "0.1.0"
