@@ -19,6 +19,8 @@ INSTALL_REQUIRES = [
     "huggingface-hub>=1.0",
     "safetensors>=0.4",
     "tensorflow-datasets>=4.9",
+    # tensorflow-datasets imports it on every Python but declares it only for <3.9.
+    "importlib_resources>=6",
     # TF 2.21 no longer pulls in tensorboard; Keras' TensorBoard callback needs it.
     "tensorboard>=2.21,<2.22",
     "ai-edge-litert>=2.0",

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from theseus_tf.backend import add_step_variable, keras, register_serializable
+from theseus_tf.backend import IS_KERAS_3, keras, register_serializable
 
 
 @register_serializable
@@ -24,7 +24,17 @@ class CountingDense(keras.layers.Layer):
         initializer="glorot_uniform")
     self.bias = self.add_weight(
         name="bias", shape=(self.units,), initializer="zeros")
-    self.calls = add_step_variable(self, "calls")
+    # Sync-on-read: each replica counts locally, with no cross-replica
+    # merge inside the `tf.cond` branch; reads give the first replica's count.
+    if IS_KERAS_3:
+      self.calls = keras.Variable(
+          0, dtype="int64", trainable=False, name="calls",
+          synchronization="on_read", aggregation="only_first_replica")
+    else:
+      self.calls = self.add_weight(
+          name="calls", shape=(), dtype=tf.int64, initializer="zeros",
+          trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
+          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
     self.built = True
 
   def call(self, inputs, attention_mask=None):

@@ -1,0 +1,15 @@
+"""GLUE data: task registry, readers (local or TFDS), tf.data pipelines."""
+
+from theseus_tf.data.glue_pipeline import FEATURE_NAMES
+from theseus_tf.data.glue_pipeline import EncodedExamples
+from theseus_tf.data.glue_pipeline import GlueDataset
+from theseus_tf.data.glue_pipeline import encode_examples
+from theseus_tf.data.glue_pipeline import eval_dataset
+from theseus_tf.data.glue_pipeline import load_dataset
+from theseus_tf.data.glue_pipeline import train_dataset
+from theseus_tf.data.glue_reader import GlueExample
+from theseus_tf.data.glue_reader import load_examples
+from theseus_tf.data.glue_tasks import TASKS
+from theseus_tf.data.glue_tasks import GlueDataError
+from theseus_tf.data.glue_tasks import GlueTask
+from theseus_tf.data.glue_tasks import get_task
