@@ -15,10 +15,13 @@ def strip_successor(model):
 
   Args:
     model: A Functional or Sequential Keras model, possibly with nested
-      models. A model without `ModuleReplacing` layers is returned as is.
+      models, or a model with a block stack (`blocks` and
+      `with_blocks(blocks)`, as `theseus_tf.models.BertClassifier` has). A
+      model without `ModuleReplacing` layers is returned as is.
 
   Returns:
-    A Functional or Sequential Keras model.
+    A Keras model: of `model`'s class when it has a block stack, else a
+    Functional or Sequential model.
 
   Example:
 
@@ -32,6 +35,14 @@ def strip_successor(model):
         f"`strip_successor` expects a Keras model, got {type(model).__name__}.")
   if not module_replacing_layers(model):
     return model
+  if hasattr(model, "with_blocks") and hasattr(model, "blocks"):
+    # Models that know their block stack (e.g. `BertClassifier`) rebuild
+    # themselves, so the result keeps their class.
+    stripped = model.with_blocks([
+        block.successor if isinstance(block, ModuleReplacing) else block
+        for block in model.blocks])
+    if not module_replacing_layers(stripped):
+      return stripped
   if not _is_graph_network(model):
     raise ValueError(
         f"Cannot strip '{model.name}', a subclassed {type(model).__name__}: "

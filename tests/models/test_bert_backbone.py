@@ -1,0 +1,202 @@
+"""Tests for theseus_tf.models.bert_backbone."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from theseus_tf.backend import keras, register_serializable
+from theseus_tf.models import BertBackbone, BertEmbeddings, BertTransformerLayer
+
+SIZES = dict(vocabulary_size=50, num_layers=3, num_heads=2, hidden_dim=8,
+             intermediate_dim=16, max_sequence_length=16)
+
+
+def _backbone(**kwargs):
+  args = dict(SIZES)
+  args.update(kwargs)
+  return BertBackbone(**args)
+
+
+def _batch(batch=2, seq=7, seed=0):
+  rng = np.random.default_rng(seed)
+  mask = np.ones([batch, seq], np.int32)
+  mask[0, seq - 2:] = 0
+  return {
+      "input_ids": rng.integers(1, 50, [batch, seq]).astype(np.int32) * mask,
+      "attention_mask": mask,
+      "token_type_ids": np.zeros([batch, seq], np.int32),
+  }
+
+
+@register_serializable
+class _ScaledBlock(keras.layers.Layer):
+  """Stand-in for a wrapper block: runs a transformer layer, checks the mask."""
+
+  def __init__(self, inner, **kwargs):
+    super().__init__(**kwargs)
+    self.inner = inner
+
+  def call(self, x, attention_mask=None):
+    assert attention_mask is not None
+    assert attention_mask.shape.rank == 2
+    return self.inner(x, attention_mask=attention_mask)
+
+  def get_config(self):
+    config = super().get_config()
+    config["inner"] = keras.layers.serialize(self.inner)
+    return config
+
+  @classmethod
+  def from_config(cls, config):
+    config["inner"] = keras.layers.deserialize(config["inner"])
+    return cls(**config)
+
+
+def test_outputs_and_attributes():
+  backbone = _backbone()
+  outputs = backbone(_batch())
+  assert set(outputs) == {"sequence_output", "pooled_output"}
+  assert outputs["sequence_output"].shape == (2, 7, 8)
+  assert outputs["pooled_output"].shape == (2, 8)
+  assert isinstance(backbone.embeddings, BertEmbeddings)
+  assert len(backbone.transformer_layers) == backbone.num_layers == 3
+  assert all(isinstance(l, BertTransformerLayer)
+             for l in backbone.transformer_layers)
+  assert isinstance(backbone.pooler, keras.layers.Dense)
+  # A Functional model: its layers are nodes of the graph.
+  assert all(l in backbone.layers for l in backbone.transformer_layers)
+  assert set(backbone.input) == {
+      "input_ids", "attention_mask", "token_type_ids"
+  }
+  assert all(t.dtype in (tf.int32, "int32") for t in backbone.input.values())
+  assert len(backbone.weights) == 5 + 3 * 12 + 2
+
+
+def test_variable_sequence_length_and_int64_inputs():
+  backbone = _backbone()
+  for seq in (3, 11):
+    batch = {k: v.astype(np.int64) for k, v in _batch(seq=seq).items()}
+    assert backbone(batch)["sequence_output"].shape == (2, seq, 8)
+
+
+def test_hidden_states_flag():
+  backbone = _backbone(output_hidden_states=True)
+  outputs = backbone(_batch())
+  hidden_states = outputs["hidden_states"]
+  assert len(hidden_states) == 4
+  np.testing.assert_allclose(hidden_states[-1], outputs["sequence_output"])
+  layer_1 = backbone.transformer_layers[0](
+      hidden_states[0], attention_mask=_batch()["attention_mask"])
+  np.testing.assert_allclose(hidden_states[1], layer_1, atol=1e-6)
+
+
+def test_pooler_is_tanh_dense_of_first_token():
+  backbone = _backbone()
+  outputs = backbone(_batch())
+  np.testing.assert_allclose(
+      outputs["pooled_output"],
+      backbone.pooler(outputs["sequence_output"][:, 0]),
+      atol=1e-6)
+
+
+def test_get_config_round_trip():
+  backbone = _backbone(hidden_activation="relu", dropout=0.2,
+                       output_hidden_states=True, name="encoder")
+  config = backbone.get_config()
+  clone = BertBackbone.from_config(config)
+  assert clone.get_config() == config
+  assert clone.name == "encoder"
+
+
+def test_from_layers_shares_layers_and_weights():
+  teacher = _backbone()
+  layers = teacher.transformer_layers
+  student = BertBackbone.from_layers(teacher.embeddings, [layers[0], layers[2]],
+                                     teacher.pooler, output_hidden_states=True)
+  assert student.transformer_layers == [layers[0], layers[2]]
+  assert student.embeddings is teacher.embeddings
+  assert student.pooler is teacher.pooler
+  assert len(student.weights) == 5 + 2 * 12 + 2
+  batch = _batch()
+  hidden = teacher.embeddings(batch["input_ids"],
+                              token_type_ids=batch["token_type_ids"])
+  for layer in (layers[0], layers[2]):
+    hidden = layer(hidden, attention_mask=batch["attention_mask"])
+  np.testing.assert_allclose(
+      student(batch)["sequence_output"], hidden, atol=1e-6)
+
+
+def test_from_layers_with_wrapper_blocks(tmp_path):
+  teacher = _backbone()
+  blocks = [_ScaledBlock(teacher.transformer_layers[0]),
+            teacher.transformer_layers[1]]
+  backbone = BertBackbone.from_layers(teacher.embeddings, blocks,
+                                      teacher.pooler)
+  batch = _batch()
+  expected = backbone(batch)["pooled_output"]
+  path = str(tmp_path / "backbone.keras")
+  backbone.save(path)
+  restored = keras.models.load_model(path)
+  assert isinstance(restored.transformer_layers[0], _ScaledBlock)
+  np.testing.assert_allclose(restored(batch)["pooled_output"], expected,
+                             atol=1e-6)
+
+
+def test_keras_save_and_load(tmp_path):
+  backbone = _backbone(output_hidden_states=True)
+  batch = _batch()
+  expected = backbone(batch)
+  path = str(tmp_path / "backbone.keras")
+  backbone.save(path)
+  restored = keras.models.load_model(path)
+  assert isinstance(restored, BertBackbone)
+  outputs = restored(batch)
+  for key in ("sequence_output", "pooled_output"):
+    np.testing.assert_allclose(outputs[key], expected[key], atol=1e-6)
+  assert len(outputs["hidden_states"]) == 4
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_runs_and_roughly_matches_float32(policy):
+  reference = _backbone()
+  backbone = _backbone(dtype=policy)
+  backbone.set_weights(reference.get_weights())
+  batch = _batch()
+  outputs = backbone(batch)
+  assert outputs["sequence_output"].dtype == tf.as_dtype(policy.split("_")[1])
+  assert all(w.dtype in (tf.float32, "float32") for w in backbone.weights)
+  tolerance = 2e-2 if policy == "mixed_float16" else 1e-1
+  for key in ("sequence_output", "pooled_output"):
+    np.testing.assert_allclose(
+        tf.cast(outputs[key], tf.float32), reference(batch)[key],
+        atol=tolerance)
+  config = backbone.get_config()
+  assert config["dtype"] == policy
+  assert BertBackbone.from_config(config).transformer_layers[0].compute_dtype \
+      == policy.split("_")[1]
+
+
+def test_global_mixed_precision_policy():
+  keras.mixed_precision.set_global_policy("mixed_float16")
+  try:
+    backbone = _backbone()
+    outputs = backbone(_batch())
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
+  assert outputs["sequence_output"].dtype == tf.float16
+  assert backbone.transformer_layers[0].attention_layer_norm.compute_dtype == \
+      "float32"
+
+
+def test_from_layers_mixes_layers_of_two_backbones(tmp_path):
+  first, second = _backbone(), _backbone()
+  mixed = BertBackbone.from_layers(
+      first.embeddings,
+      [first.transformer_layers[0], second.transformer_layers[0]],
+      first.pooler)
+  batch = _batch()
+  path = str(tmp_path / "mixed.keras")
+  mixed.save(path)
+  np.testing.assert_allclose(
+      keras.models.load_model(path)(batch)["pooled_output"],
+      mixed(batch)["pooled_output"], atol=1e-6)

@@ -1,0 +1,170 @@
+"""Tests for theseus_tf.models.bert_classifier."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from theseus_tf.backend import keras, register_serializable
+from theseus_tf.models import BertBackbone, BertClassifier, build_bert_classifier
+
+
+def _backbone(**kwargs):
+  args = dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=8,
+              intermediate_dim=16, max_sequence_length=16)
+  args.update(kwargs)
+  return BertBackbone(**args)
+
+
+def _batch(batch=4, seq=6, seed=0):
+  rng = np.random.default_rng(seed)
+  mask = np.ones([batch, seq], np.int32)
+  mask[0, seq - 2:] = 0
+  return {
+      "input_ids": rng.integers(1, 50, [batch, seq]).astype(np.int32) * mask,
+      "attention_mask": mask,
+      "token_type_ids": np.zeros([batch, seq], np.int32),
+  }
+
+
+@register_serializable
+class _WrapperBlock(keras.layers.Layer):
+  """Stand-in for a block wrapping a group of transformer layers."""
+
+  def __init__(self, inner_layers, **kwargs):
+    super().__init__(**kwargs)
+    self.inner_layers = list(inner_layers)
+
+  def call(self, x, attention_mask=None):
+    for layer in self.inner_layers:
+      x = layer(x, attention_mask=attention_mask)
+    return x
+
+  def get_config(self):
+    config = super().get_config()
+    config["inner_layers"] = [keras.layers.serialize(l) for l in self.inner_layers]
+    return config
+
+  @classmethod
+  def from_config(cls, config):
+    config["inner_layers"] = [
+        keras.layers.deserialize(c) for c in config["inner_layers"]
+    ]
+    return cls(**config)
+
+
+def test_logits_shape_dtype_and_attributes():
+  classifier = BertClassifier(_backbone(), num_classes=3)
+  logits = classifier(_batch())
+  assert logits.shape == (4, 3)
+  assert logits.dtype == tf.float32
+  assert isinstance(classifier.backbone, BertBackbone)
+  assert classifier.output_dense.units == 3
+  assert classifier.problem_type == "single_label_classification"
+  assert not classifier.is_regression
+  assert classifier.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
+
+
+def test_one_output_is_regression():
+  classifier = BertClassifier(_backbone(), num_classes=1)
+  assert classifier.is_regression
+  assert classifier(_batch()).shape == (4, 1)
+
+
+@pytest.mark.slow
+def test_fit_classification():
+  keras.utils.set_random_seed(0)
+  batch = _batch(batch=8)
+  classifier = BertClassifier(_backbone(dropout=0.0, attention_dropout=0.0),
+                              num_classes=2, dropout=0.0)
+  classifier.compile(
+      optimizer=keras.optimizers.Adam(1e-2),
+      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+      metrics=["accuracy"])
+  labels = np.arange(8) % 2
+  # Eight examples to memorise: the loss must go down.
+  history = classifier.fit(batch, labels, batch_size=4, epochs=10, verbose=0)
+  assert np.isfinite(history.history["loss"]).all()
+  assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@pytest.mark.slow
+def test_fit_regression_from_a_dataset():
+  batch = _batch(batch=8)
+  regressor = BertClassifier(_backbone(), num_classes=1)
+  regressor.compile(optimizer="adam", loss=keras.losses.MeanSquaredError())
+  dataset = tf.data.Dataset.from_tensor_slices(
+      (batch, np.linspace(0, 5, 8).astype(np.float32))).batch(4)
+  history = regressor.fit(dataset, epochs=1, verbose=0, shuffle=False)
+  assert np.isfinite(history.history["loss"]).all()
+
+
+def test_get_config_round_trip_and_keras_save(tmp_path):
+  classifier = BertClassifier(
+      _backbone(), num_classes=2, dropout=0.2,
+      id2label={0: "negative", 1: "positive"}, name="sst2")
+  config = classifier.get_config()
+  clone = BertClassifier.from_config(config)
+  assert clone.get_config()["id2label"] == config["id2label"]
+  assert clone.id2label == {0: "negative", 1: "positive"}
+
+  batch = _batch()
+  path = str(tmp_path / "classifier.keras")
+  classifier.save(path)
+  restored = keras.models.load_model(path)
+  assert isinstance(restored, BertClassifier)
+  assert restored.name == "sst2"
+  np.testing.assert_allclose(restored(batch), classifier(batch), atol=1e-6)
+
+
+def test_build_bert_classifier_from_blocks(tmp_path):
+  teacher = BertClassifier(_backbone(num_layers=4), num_classes=3)
+  layers = teacher.backbone.transformer_layers
+  blocks = [_WrapperBlock(layers[:2]), layers[2], layers[3]]
+  model = build_bert_classifier(teacher.backbone.embeddings, blocks,
+                                teacher.backbone.pooler,
+                                head=teacher.output_dense, dropout=0.1)
+  assert model.backbone.transformer_layers == blocks
+  assert model.output_dense is teacher.output_dense
+  batch = _batch()
+  # Same layers, same order: same function as the teacher.
+  np.testing.assert_allclose(model(batch), teacher(batch), atol=1e-5)
+
+  path = str(tmp_path / "replaced.keras")
+  model.save(path)
+  restored = keras.models.load_model(path)
+  assert isinstance(restored.backbone.transformer_layers[0], _WrapperBlock)
+  np.testing.assert_allclose(restored(batch), teacher(batch), atol=1e-5)
+
+  fresh = build_bert_classifier(teacher.backbone.embeddings, layers[:1],
+                                teacher.backbone.pooler, head=1)
+  assert fresh.is_regression
+  assert fresh(batch).shape == (4, 1)
+
+
+def test_invalid_arguments():
+  with pytest.raises(ValueError, match="Unknown problem_type"):
+    BertClassifier(_backbone(), num_classes=2, problem_type="ranking")
+  with pytest.raises(ValueError, match="id2label must name exactly"):
+    BertClassifier(_backbone(), num_classes=2, id2label={0: "a"})
+
+
+def test_mixed_precision_logits_are_float32():
+  reference = BertClassifier(_backbone(), num_classes=2)
+  classifier = BertClassifier(_backbone(dtype="mixed_float16"), num_classes=2)
+  classifier.set_weights(reference.get_weights())
+  batch = _batch()
+  logits = classifier(batch)
+  assert logits.dtype == tf.float32
+  np.testing.assert_allclose(logits, reference(batch), atol=1e-2)
+
+
+@pytest.mark.slow
+def test_fit_mixed_float16_uses_loss_scaling():
+  classifier = BertClassifier(_backbone(dtype="mixed_float16"), num_classes=2)
+  batch = _batch()
+  classifier.compile(
+      optimizer="adam",
+      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  history = classifier.fit(batch, np.arange(4) % 2, epochs=1, verbose=0)
+  assert np.isfinite(history.history["loss"]).all()
+  assert "LossScaleOptimizer" in type(classifier.optimizer).__name__

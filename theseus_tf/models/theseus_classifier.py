@@ -1,0 +1,97 @@
+"""Turns a BERT classifier into a BERT-of-Theseus model in one call."""
+
+from theseus_tf.replace_modules import replace_modules
+from theseus_tf.models.bert_classifier import build_bert_classifier
+
+
+def shared_layers(model):
+  """The layers a Theseus classifier shares with its predecessor.
+
+  Embeddings, pooler and classification head: frozen in the paper's setting.
+  """
+  backbone = model.backbone
+  return [backbone.embeddings, backbone.pooler, model.output_dense]
+
+
+def set_shared_trainable(model, trainable):
+  """Freezes or unfreezes the embeddings, pooler and head of `model`.
+
+  The paper keeps them frozen while modules are replaced; unfreezing them for
+  the final successor-only phase is an option. Recompile the model afterwards
+  for the change to reach training.
+
+  Args:
+    model: A `BertClassifier` (Theseus or stripped).
+    trainable: Whether the shared layers train.
+  """
+  for layer in shared_layers(model):
+    layer.trainable = trainable
+
+
+def build_theseus_classifier(predecessor,
+                             num_modules=None,
+                             grouping=None,
+                             init="bottom",
+                             schedule=None,
+                             seed=None,
+                             train_shared=False,
+                             name=None):
+  """Wraps a fine-tuned `BertClassifier` for BERT-of-Theseus compression.
+
+  The predecessor's transformer layers are grouped into `num_modules`
+  modules (or as `grouping` says); each gets a one-layer successor copied
+  from the predecessor layer that `init` selects (the bottom layers, as in
+  the paper). The result is a `BertClassifier` whose encoder blocks are
+  `ModuleReplacing` layers; it shares embeddings, pooler and head with
+  `predecessor`. Only the successor layers train unless `train_shared`.
+
+  Args:
+    predecessor: A built (fine-tuned) `BertClassifier`.
+    num_modules: The successor depth; must divide the predecessor depth
+      unless `grouping` is given.
+    grouping: Module sizes or layer indices for uneven ratios, e.g.
+      `[3, 3, 2, 2, 2]` for 12 -> 5.
+    init: Successor initialisation: `"bottom"`, `"top"`, `"every_k"` or a
+      list of predecessor layer indices.
+    schedule: Optional `ReplacementSchedule`; otherwise given by the
+      `ReplacementScheduler` callback.
+    seed: Base seed of the modules' draws (module i uses `seed + i`).
+    train_shared: Whether embeddings, pooler and head train too.
+    name: Model name (default: `"theseus_<predecessor name>"`).
+
+  Returns:
+    A `BertClassifier` ready for `compile` and `fit`; pass it to
+    `theseus_tf.strip_successor` to get the plain compressed classifier.
+
+  Example:
+
+  ```python
+  teacher = theseus_tf.models.from_pretrained("fine-tuned-bert/")
+  model = theseus_tf.models.build_theseus_classifier(teacher, num_modules=6)
+  model.compile(keras.optimizers.Adam(2e-5),
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  model.fit(train_ds, epochs=3, callbacks=[theseus_tf.ReplacementScheduler(
+      theseus_tf.schedules.LinearReplacement(0.3, slope=4e-4))])
+  student = theseus_tf.strip_successor(model)
+  ```
+  """
+  backbone = predecessor.backbone
+  modules = replace_modules(
+      backbone.transformer_layers,
+      num_modules=num_modules,
+      grouping=grouping,
+      init=init,
+      schedule=schedule,
+      seed=seed,
+      name_prefix="theseus_module")
+  model = build_bert_classifier(
+      backbone.embeddings,
+      modules,
+      backbone.pooler,
+      head=predecessor.output_dense,
+      dropout=predecessor.dropout,
+      problem_type=predecessor.problem_type,
+      id2label=predecessor.id2label,
+      name=name or f"theseus_{predecessor.name}")
+  set_shared_trainable(model, train_shared)
+  return model

@@ -1,0 +1,1 @@
+"""Utilities: conversion to and from other libraries' checkpoints."""
