@@ -12,9 +12,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 
-# Reinstall only when the declared dependencies change.
+# Reinstall only when the declared dependencies or the package list change
+# (an editable install only maps the packages that existed when it ran).
 stamp="$VENV/.theseus-setup-stamp"
-want=$(cat setup.py scripts/setup_env.sh | sha256sum | cut -d' ' -f1)
+want=$( (cat setup.py scripts/setup_env.sh; find theseus_tf trainers -name __init__.py | sort) \
+  | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing theseus_tf and its dependencies (first run: several minutes)"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip

@@ -1,0 +1,76 @@
+"""Atomic writes of files and folders, and recovery from interrupted swaps."""
+
+import os
+
+import pytest
+
+from trainers.atomic_io import (atomic_write_json, atomic_write_text,
+                                read_json, recover_dir, replace_dir)
+
+
+def _write_folder(content):
+  def write(folder):
+    folder.mkdir()
+    (folder / "weights").write_text(content)
+  return write
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path):
+  path = atomic_write_text(tmp_path / "sub" / "a.txt", "one")
+  atomic_write_text(path, "two")
+  assert path.read_text() == "two"
+  atomic_write_json(tmp_path / "m.json", {"b": 1, "a": [1.5]})
+  assert read_json(tmp_path / "m.json") == {"a": [1.5], "b": 1}
+  assert read_json(tmp_path / "none.json", default={}) == {}
+  assert sorted(p.name for p in tmp_path.rglob("*")) == [
+      "a.txt", "m.json", "sub"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+  path = atomic_write_text(tmp_path / "a.json", "old")
+  with pytest.raises(TypeError):
+    atomic_write_json(path, {"x": object()})
+  assert path.read_text() == "old"
+  assert os.listdir(tmp_path) == ["a.json"]
+
+
+def test_replace_dir_swaps_whole_folders(tmp_path):
+  target = tmp_path / "best_model"
+  replace_dir(target, _write_folder("v1"))
+  replace_dir(target, _write_folder("v2"))
+  assert (target / "weights").read_text() == "v2"
+  assert os.listdir(tmp_path) == ["best_model"]
+
+
+def test_failed_replace_keeps_the_old_folder(tmp_path):
+  target = tmp_path / "best_model"
+  replace_dir(target, _write_folder("v1"))
+
+  def crash(folder):
+    folder.mkdir()
+    raise RuntimeError("killed while writing")
+
+  with pytest.raises(RuntimeError):
+    replace_dir(target, crash)
+  recover_dir(target)
+  assert (target / "weights").read_text() == "v1"
+  assert os.listdir(tmp_path) == ["best_model"]
+
+
+def test_recover_promotes_a_complete_new_folder(tmp_path):
+  # Killed between the two renames: only the old (renamed) and new exist.
+  target = tmp_path / "best_model"
+  _write_folder("v1")(tmp_path / ".best_model.old")
+  _write_folder("v2")(tmp_path / ".best_model.new")
+  recover_dir(target)
+  assert (target / "weights").read_text() == "v2"
+  assert os.listdir(tmp_path) == ["best_model"]
+
+
+def test_recover_rolls_back_without_a_new_folder(tmp_path):
+  target = tmp_path / "best_model"
+  _write_folder("v1")(tmp_path / ".best_model.old")
+  (tmp_path / "..best_model.new.tmp-123").mkdir()  # save_pretrained staging
+  recover_dir(target)
+  assert (target / "weights").read_text() == "v1"
+  assert os.listdir(tmp_path) == ["best_model"]

@@ -1,0 +1,191 @@
+"""Flag parsing, --help, config files and the resolved config."""
+
+import argparse
+import json
+
+import pytest
+
+from tests.trainers.cli_helpers import REPO_ROOT
+from trainers import cli
+from trainers import config as config_lib
+from trainers.errors import UsageError
+
+COMMANDS = ("finetune", "compress", "evaluate", "export", "demo")
+
+
+def _flags(command):
+  parser = cli.build_parser().subcommands[command]
+  return [option for action in parser._actions  # pylint: disable=protected-access
+          for option in action.option_strings if option.startswith("--")]
+
+
+def _parse(*argv):
+  args, _ = cli.parse_args([str(a) for a in argv])
+  return args
+
+
+def _compress(*extra):
+  return _parse("compress", "--predecessor", "p", "--task", "sst2",
+                "--output-dir", "out", *extra)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_lists_every_flag(run_cli, command):
+  result = run_cli(command, "--help")
+  assert result.returncode == 0
+  for flag in _flags(command):
+    assert flag in result.stdout, f"{flag} missing from {command} --help"
+
+
+def test_top_level_help_lists_the_commands(run_cli):
+  result = run_cli("--help")
+  assert result.returncode == 0
+  for command in COMMANDS:
+    assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_docs_describe_every_flag(command):
+  docs = (REPO_ROOT / "docs" / "CLI.md").read_text(encoding="utf-8")
+  assert f"theseus-tf {command}" in docs
+  for flag in _flags(command):
+    assert f"`{flag}" in docs, f"{flag} of {command} is not in docs/CLI.md"
+
+
+def test_defaults_are_resolved():
+  args = _compress()
+  assert (args.method, args.schedule, args.replacement_rate) == (
+      "theseus", "constant", 0.5)
+  assert args.epochs == 3.0 and args.max_steps is None
+  assert args.warmup_ratio == 0.1
+  assert args.base_rate is None and args.temperature is None
+  linear = _compress("--schedule", "linear", "--slope", "1e-3")
+  assert (linear.base_rate, linear.replacement_rate) == (0.3, None)
+  distill = _compress("--method", "distill")
+  assert (distill.temperature, distill.alpha) == (2.0, 0.5)
+
+
+def test_typed_values():
+  args = _compress("--grouping", "2,1,1", "--init", "0,2,3", "--max-steps",
+                   "10", "--learning-rate", "1e-4")
+  assert args.grouping == [2, 1, 1] and args.init == [0, 2, 3]
+  assert args.max_steps == 10 and args.learning_rate == 1e-4
+  assert _compress("--init", "top").init == "top"
+
+
+@pytest.mark.parametrize("argv", [
+    ("--batch-size", "0"), ("--learning-rate", "-1"), ("--max-steps", "2.5"),
+    ("--replacement-rate", "1.5"), ("--init", "middle"), ("--strategy", "tpu"),
+])
+def test_bad_values_are_rejected_by_argparse(run_cli, argv):
+  result = run_cli("compress", "--predecessor", "p", "--task", "sst2",
+                   "--output-dir", "out", *argv)
+  assert result.returncode == 2
+  assert argv[0] in result.stderr and "Traceback" not in result.stderr
+
+
+def test_config_file_round_trip(tmp_path):
+  argv = ["compress", "--predecessor", "p", "--task", "mrpc", "--output-dir",
+          "out", "--schedule", "linear", "--base-rate", "0.2",
+          "--replacing-steps", "30", "--successor-steps", "20",
+          "--grouping", "2,2", "--unfreeze-shared", "--mixed-precision"]
+  args, subparser = cli.parse_args(argv)
+  resolved = config_lib.resolved_config(args, subparser)
+  config_lib.write_config(tmp_path, resolved)
+  again, subparser = cli.parse_args(
+      ["compress", "--config", str(tmp_path / config_lib.CONFIG_FILE)])
+  again_resolved = config_lib.resolved_config(again, subparser)
+  assert again_resolved == resolved
+  assert resolved["command"] == "compress" and resolved["grouping"] == [2, 2]
+  assert resolved["unfreeze_shared"] is True and resolved["epochs"] is None
+
+
+def test_yaml_config_with_dashes_and_command_line_precedence(tmp_path):
+  path = tmp_path / "run.yaml"
+  path.write_text("task: rte\npredecessor: p\noutput-dir: out\n"
+                  "learning-rate: 5.0e-5\nmixed_precision: true\n"
+                  "grouping: [3, 3]\nbatch_size: 16\n")
+  args = _parse("compress", "--config", path, "--batch-size", "8")
+  assert (args.task, args.learning_rate, args.grouping) == ("rte", 5e-5,
+                                                            [3, 3])
+  assert args.mixed_precision is True
+  assert args.batch_size == 8  # The command line wins.
+
+
+@pytest.mark.parametrize("content, message", [
+    ("task: sst2\nlearning_rat: 1e-4\n", "unknown key 'learning_rat'"),
+    ("task: sst2\nbatch_size: many\n", "key 'batch_size'"),
+    ("task: sst2\nmixed_precision: 3\n", "expected true or false"),
+    ("command: finetune\n", "is for 'theseus-tf finetune'"),
+    ("- task\n", "must hold a mapping"),
+    ("task: [unclosed\n", "not valid YAML"),
+])
+def test_bad_config_files(tmp_path, content, message):
+  path = tmp_path / "bad.yaml"
+  path.write_text(content)
+  with pytest.raises(UsageError, match=message):
+    _parse("compress", "--config", path)
+
+
+def test_missing_config_file(tmp_path):
+  with pytest.raises(UsageError, match="not found"):
+    _parse("evaluate", "--config", tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("--slope", "1e-3"), "--slope only applies to --schedule linear"),
+    (("--base-rate", "0.3"), "--base-rate only applies to --schedule linear"),
+    (("--schedule", "linear", "--replacement-rate", "0.5"),
+     "--replacement-rate only applies to --schedule constant"),
+    (("--schedule", "linear", "--slope", "1e-3", "--replacing-steps", "9"),
+     "--slope and --replacing-steps exclude each other"),
+    (("--replacing-steps", "9", "--successor-steps", "5",
+      "--successor-epochs", "1"), "exclude each other"),
+    (("--replacing-steps", "9", "--successor-steps", "5", "--epochs", "2"),
+     "both set the budget"),
+    (("--successor-steps", "5",), "need the length of the replacing phase"),
+    (("--temperature", "2"), "--temperature only applies to --method distill"),
+    (("--method", "finetune", "--unfreeze-shared"),
+     "--unfreeze-shared only applies to --method theseus"),
+    (("--epochs", "2", "--max-steps", "9"), "exclude each other"),
+    (("--warmup-steps", "2", "--warmup-ratio", "0.1"), "exclude each other"),
+    (("--grouping", "2,2", "--num-layers", "3"), "--grouping has 2 modules"),
+    (("--num-layers", "2", "--init", "0,1,2"), "--init lists 3 layers"),
+    (("--replacement-rate", "0"), "never replaces"),
+])
+def test_inconsistent_flags(argv, message):
+  with pytest.raises(UsageError, match=message):
+    _compress(*argv)
+
+
+@pytest.mark.parametrize("command, missing", [
+    (("finetune", "--task", "sst2", "--output-dir", "o"), "--model"),
+    (("compress", "--predecessor", "p", "--task", "sst2"), "--output-dir"),
+    (("evaluate", "--model", "m"), "--task"),
+])
+def test_required_flags(command, missing):
+  with pytest.raises(UsageError, match=f"{missing} is required"):
+    _parse(*command)
+
+
+def test_same_run_check(tmp_path):
+  args, subparser = cli.parse_args(
+      ["finetune", "--model", "m", "--task", "sst2", "--output-dir",
+       str(tmp_path)])
+  config = config_lib.resolved_config(args, subparser)
+  config_lib.check_same_run(tmp_path, config)  # Empty folder: fine.
+  config_lib.write_config(tmp_path, config)
+  config_lib.check_same_run(tmp_path, dict(config, save_steps=7))
+  with pytest.raises(UsageError, match="--learning-rate: 2e-05 -> 0.001"):
+    config_lib.check_same_run(tmp_path, dict(config, learning_rate=1e-3))
+
+
+def test_int_list_and_init_types():
+  assert config_lib.int_list("3, 3,2") == [3, 3, 2]
+  assert config_lib.int_list([1, 2]) == [1, 2]
+  assert config_lib.successor_init("every_k") == "every_k"
+  with pytest.raises(argparse.ArgumentTypeError):
+    config_lib.int_list("a,b")
+  with pytest.raises(argparse.ArgumentTypeError):
+    config_lib.positive_int(True)
+  assert json.loads(json.dumps(config_lib.successor_init("1,3"))) == [1, 3]

@@ -1,0 +1,317 @@
+"""What every export shares: model checks, serving functions, the archive.
+
+Both the SavedModel for TF Serving and the TFLite models are written through
+Keras' `ExportArchive` (Keras 3's `keras.export.ExportArchive`, or
+`tf_keras.export.ExportArchive` under `TF_USE_LEGACY_KERAS=1`). It saves only
+the variables the endpoint functions use (plus those of the tracked, stripped
+model), and its SavedModels convert to TFLite with correct numerics in both
+Keras modes (a plain `tf.saved_model.save` of a Keras 3 model does not).
+"""
+
+import contextlib
+import os
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from theseus_tf.backend import IS_KERAS_3, keras
+from theseus_tf.export.text_preprocessor import FEATURE_NAMES
+from theseus_tf.export.text_preprocessor import TextPreprocessor
+from theseus_tf.module_replacing import module_replacing_layers
+
+SERVING_DEFAULT = "serving_default"
+PREDICT_IDS = "predict_ids"
+
+# Input names of the raw-text signatures.
+TEXT = "text"
+TEXT_A = "text_a"
+TEXT_B = "text_b"
+
+
+def prepare_model(model, strip=False, allow_untrained=False):
+  """Checks that `model` is fit for export and returns the model to export.
+
+  Args:
+    model: a Keras classifier taking the BERT feature dict (e.g. a
+      `BertClassifier`), possibly a Theseus model.
+    strip: bool. Replace every `ModuleReplacing` layer by its successor
+      (`theseus_tf.strip_successor`) instead of refusing the model.
+    allow_untrained: bool. Export a model whose classification head is still
+      at its initial state (all-zero bias), e.g. for smoke tests.
+
+  Returns:
+    The model to export: `model`, or its stripped copy.
+
+  Raises:
+    TypeError: not a Keras model.
+    ValueError: the model still holds predecessors (without `strip`), or its
+      head looks untrained (without `allow_untrained`).
+  """
+  if not isinstance(model, keras.Model):
+    raise TypeError(f"Expected a Keras model, got {type(model).__name__}.")
+  replacing = module_replacing_layers(model)
+  if replacing:
+    if not strip:
+      raise ValueError(
+          f"'{model.name}' still holds {len(replacing)} ModuleReplacing "
+          "layers, i.e. its predecessor's layers as well as the successor's. "
+          "Export the compressed model: pass strip=True (CLI: --strip) to "
+          "export `theseus_tf.strip_successor(model)`, or strip it yourself.")
+    from theseus_tf.strip_successor import strip_successor  # pylint: disable=g-import-not-at-top
+    model = strip_successor(model)
+  if not allow_untrained and head_looks_untrained(model):
+    raise ValueError(
+        f"The classification head of '{model.name}' looks untrained: its "
+        "bias is exactly zero, as initialised (e.g. a checkpoint without a "
+        "fine-tuned head, loaded with num_labels). Fine-tune it first, or "
+        "pass allow_untrained=True (CLI: --allow-untrained) to export it "
+        "anyway.")
+  return model
+
+
+def head_looks_untrained(model):
+  """Whether the model's output layer still has its initial all-zero bias.
+
+  Heads are created with zero bias (Keras `Dense`, Hugging Face
+  `_init_weights`), and any optimizer step on a classification or regression
+  loss moves it, so an exactly-zero bias means the head was never fit.
+  Models without an `output_dense` with a bias are not judged (False).
+  """
+  head = getattr(model, "output_dense", None)
+  bias = getattr(head, "bias", None)
+  if bias is None:
+    return False
+  return not np.any(bias.numpy())
+
+
+def problem_type(model):
+  return getattr(model, "problem_type", None) or "single_label_classification"
+
+
+def label_names(model):
+  id2label = getattr(model, "id2label", None)
+  num_classes = getattr(model, "num_classes", None)
+  if id2label is None:
+    if num_classes is None:
+      return None
+    id2label = {i: f"LABEL_{i}" for i in range(num_classes)}
+  return [str(id2label[i]) for i in sorted(id2label)]
+
+
+def head_outputs(model, logits, with_label_names=True):
+  """The outputs of every signature, computed from the logits.
+
+  Regression: `logits` and `score` (`[batch]`). Single-label classification:
+  `logits`, `probabilities` (softmax), `label` (int64 argmax) and, for
+  SavedModels, `label_name`. Multi-label: sigmoid `probabilities` and a
+  multi-hot int64 `label` (probability > 0.5).
+  """
+  logits = tf.cast(logits, tf.float32)
+  kind = problem_type(model)
+  if kind == "regression":
+    return {"logits": logits, "score": logits[:, 0]}
+  outputs = {"logits": logits}
+  if kind == "multi_label_classification":
+    outputs["probabilities"] = tf.sigmoid(logits)
+    outputs["label"] = tf.cast(outputs["probabilities"] > 0.5, tf.int64)
+    return outputs
+  outputs["probabilities"] = tf.nn.softmax(logits, axis=-1)
+  outputs["label"] = tf.argmax(logits, axis=-1)
+  names = label_names(model)
+  if with_label_names and names:
+    outputs["label_name"] = tf.gather(tf.constant(names), outputs["label"])
+  return outputs
+
+
+def check_sequence_length(model, max_seq_length):
+  backbone = getattr(model, "backbone", None)
+  limit = getattr(backbone, "max_sequence_length", None)
+  if limit is not None and max_seq_length > limit:
+    raise ValueError(
+        f"max_seq_length={max_seq_length} exceeds the model's {limit} "
+        f"position embeddings: use --max-seq-length {limit} or less.")
+
+
+def make_preprocessor(tokenizer, max_seq_length, pad_to_max_length, model=None):
+  """A `TextPreprocessor` from a folder (or an existing one, re-configured)."""
+  if isinstance(tokenizer, TextPreprocessor):
+    preprocessor = tokenizer
+    if (preprocessor.max_seq_length != max_seq_length or
+        preprocessor.pad_to_max_length != pad_to_max_length):
+      raise ValueError(
+          f"The TextPreprocessor has max_seq_length="
+          f"{preprocessor.max_seq_length}, pad_to_max_length="
+          f"{preprocessor.pad_to_max_length}; this export needs "
+          f"{max_seq_length}, {pad_to_max_length}.")
+  elif isinstance(tokenizer, (str, os.PathLike)):
+    preprocessor = TextPreprocessor.from_pretrained(
+        tokenizer, max_seq_length=max_seq_length,
+        pad_to_max_length=pad_to_max_length)
+  else:
+    raise TypeError(
+        "tokenizer must be a tokenizer folder (with vocab.txt or "
+        f"tokenizer.json) or a TextPreprocessor, got {type(tokenizer).__name__}.")
+  vocabulary_size = getattr(getattr(model, "backbone", None),
+                            "vocabulary_size", None)
+  if vocabulary_size is not None and preprocessor.vocab_size > vocabulary_size:
+    raise ValueError(
+        f"The tokenizer has {preprocessor.vocab_size} tokens but the model "
+        f"only {vocabulary_size} token embeddings: pass the tokenizer the "
+        "model was trained with (--tokenizer-dir).")
+  return preprocessor
+
+
+def text_input_names(text_pair):
+  return (TEXT_A, TEXT_B) if text_pair else (TEXT,)
+
+
+def _check_texts(texts):
+  """Asserts that the string inputs are 1-D and of one batch size.
+
+  TF Serving does not check request shapes against the signature, and the
+  tokenizer would silently flatten a `[batch, n]` input. The checks compare
+  sizes computed at run time, which graph optimizations cannot fold away.
+  """
+  names = list(texts)
+  first = texts[names[0]]
+  checks = [tf.debugging.assert_equal(
+      tf.size(value), tf.shape(value)[0],
+      message=f"{name} must be a 1-D batch of strings [batch]")
+            for name, value in texts.items()]
+  checks += [tf.debugging.assert_equal(
+      tf.size(texts[name]), tf.size(first),
+      message=f"{name} and {names[0]} must have the same batch size")
+             for name in names[1:]]
+  with tf.control_dependencies(checks):
+    return [tf.identity(texts[name]) for name in names]
+
+
+def _check_ids(model, features):
+  """Asserts (in the graph) that token-id inputs are consistent and in range.
+
+  Without them a bad request fails deep in an embedding lookup, or worse,
+  computes garbage; TF Serving returns these messages to the client.
+  """
+  backbone = getattr(model, "backbone", None)
+  input_ids = features["input_ids"]
+  checks = []
+  for name in ("attention_mask", "token_type_ids"):
+    checks.append(tf.debugging.assert_equal(
+        tf.shape(features[name]), tf.shape(input_ids),
+        message=f"{name} must have the shape of input_ids [batch, seq_len]"))
+  limits = (("input_ids", "vocabulary_size"), ("token_type_ids", "num_segments"))
+  for name, attribute in limits:
+    limit = getattr(backbone, attribute, None)
+    if limit is not None:
+      checks.append(tf.debugging.assert_non_negative(
+          features[name], message=f"{name} must be >= 0"))
+      checks.append(tf.debugging.assert_less(
+          features[name], tf.constant(limit, tf.int32),
+          message=f"{name} must be < {limit} ({attribute} of the model)"))
+  max_length = getattr(backbone, "max_sequence_length", None)
+  if max_length is not None:
+    checks.append(tf.debugging.assert_less_equal(
+        tf.shape(input_ids)[1], max_length,
+        message=f"sequences must be at most {max_length} tokens long"))
+  return checks
+
+
+def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
+                  checks=True, with_label_names=True, text=True, ids=True):
+  """Adds the raw-text (`serving_default`) and token-id (`predict_ids`) endpoints.
+
+  Args:
+    archive: an `ExportArchive` tracking `model`.
+    model: the model to export.
+    preprocessor: a `TextPreprocessor` (needed with `text`).
+    text_pair: bool. Whether the text endpoint takes `text_a` and `text_b`.
+    ids_length: static sequence length of the token-id inputs, or None.
+    checks: bool. Add run-time input assertions (for SavedModels; TFLite
+      would need Flex ops for them, and checks input shapes itself).
+    with_label_names: bool. Add the string `label_name` output.
+    text, ids: which endpoints to add; the first one added is
+      `serving_default`.
+  """
+
+  def run(features):
+    logits = model(features, training=False)
+    return head_outputs(model, logits, with_label_names=with_label_names)
+
+  if text:
+    names = text_input_names(text_pair)
+    specs = [tf.TensorSpec([None], tf.string, name=name) for name in names]
+    if text_pair:
+      def text_fn(text_a, text_b):
+        if checks:
+          text_a, text_b = _check_texts({TEXT_A: text_a, TEXT_B: text_b})
+        return run(preprocessor(text_a, text_b))
+    else:
+      def text_fn(text):  # pylint: disable=redefined-outer-name
+        if checks:
+          text, = _check_texts({TEXT: text})
+        return run(preprocessor(text))
+    archive.add_endpoint(SERVING_DEFAULT, text_fn, specs)
+
+  if ids:
+    def ids_fn(input_ids, attention_mask, token_type_ids):
+      features = {"input_ids": input_ids, "attention_mask": attention_mask,
+                  "token_type_ids": token_type_ids}
+      if checks:
+        with tf.control_dependencies(_check_ids(model, features)):
+          features = {k: tf.identity(v) for k, v in features.items()}
+      return run(features)
+    specs = [tf.TensorSpec([None, ids_length], tf.int32, name=name)
+             for name in FEATURE_NAMES]
+    archive.add_endpoint(PREDICT_IDS if text else SERVING_DEFAULT, ids_fn,
+                         specs)
+
+
+def new_archive(model):
+  """An `ExportArchive` of the active Keras, holding `model`'s variables."""
+  if IS_KERAS_3:
+    # Keras 3 collects the variables the endpoints use by itself. Tracking
+    # the model as well would store every weight twice (once per Keras
+    # variable, once per underlying tf.Variable), doubling the SavedModel.
+    return keras.export.ExportArchive()
+  import tf_keras  # pylint: disable=g-import-not-at-top
+  archive = tf_keras.export.ExportArchive()
+  archive.track(model)
+  return archive
+
+
+def write_archive(archive, path):
+  """`archive.write_out(path)` without printing the endpoints."""
+  if IS_KERAS_3:
+    archive.write_out(os.fspath(path), verbose=False)
+    return
+  with _quiet_keras():
+    archive.write_out(os.fspath(path))
+
+
+@contextlib.contextmanager
+def _quiet_keras():
+  # tf-keras' write_out always prints; without interactive logging its
+  # message goes to absl logging instead of stdout.
+  was_enabled = keras.utils.is_interactive_logging_enabled()
+  keras.utils.disable_interactive_logging()
+  try:
+    yield
+  finally:
+    if was_enabled:
+      keras.utils.enable_interactive_logging()
+
+
+def saved_variable_bytes(saved_model_dir):
+  """Number and total bytes of the variables stored in a SavedModel."""
+  prefix = os.fspath(pathlib.Path(saved_model_dir) / "variables" / "variables")
+  reader = tf.train.load_checkpoint(prefix)
+  dtypes = reader.get_variable_to_dtype_map()
+  count = 0
+  total = 0
+  for name, shape in reader.get_variable_to_shape_map().items():
+    if name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH"):
+      continue
+    count += 1
+    total += int(np.prod(shape)) * dtypes[name].size
+  return count, total

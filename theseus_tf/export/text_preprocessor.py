@@ -1,0 +1,375 @@
+"""In-graph BERT tokenization with tensorflow-text, as Hugging Face does it."""
+
+import json
+import os
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from theseus_tf.export.bert_normalizer_model import bert_normalizer_model
+
+# What a tokenizer folder may hold, in the order they are read.
+TOKENIZER_JSON = "tokenizer.json"
+VOCAB_TXT = "vocab.txt"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+
+FEATURE_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class TextPreprocessor(tf.Module):
+  """Raw text to BERT inputs in the TensorFlow graph (and in TFLite).
+
+  Reproduces a Hugging Face BERT (WordPiece) fast tokenizer called as
+  `tokenizer(text_a, text_b, truncation=True, max_length=max_seq_length)`:
+  `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, token type 1 for the second
+  segment, longest-first truncation of pairs exactly as `tokenizers` does it,
+  then right padding. Tokenization is tensorflow-text's `FastBertTokenizer`
+  with a normalizer model built from Hugging Face's `BertNormalizer` (see
+  `bert_normalizer_model`), so that lower-casing, accent stripping and the
+  removal of control characters match codepoint for codepoint; the rest is
+  plain TensorFlow ops that TFLite lowers to builtins. The graph converts to
+  TFLite with builtins plus tensorflow-text's custom ops (no Flex ops).
+
+  Known differences from Hugging Face, both rare:
+  - Special-token strings typed in the text ("[SEP]") are ordinary text here
+    (`split_special_tokens=True` in Hugging Face terms); Hugging Face maps
+    them to their special ids by default.
+  - Words longer than `max_chars_per_word` become `[UNK]`; the limit counts
+    UTF-8 bytes here and characters in Hugging Face, so the two agree on
+    ASCII (and accent-stripped Latin) text only.
+
+  Args:
+    vocab: list of WordPiece tokens; index = id.
+    lowercase: bool. Lower-case (Hugging Face `do_lower_case`).
+    strip_accents: bool or None (follow `lowercase`), as Hugging Face.
+    max_seq_length: int. Length after adding special tokens and truncating.
+    pad_to_max_length: bool. Pad every batch to `max_seq_length` (static
+      shapes, e.g. for TFLite) rather than to its longest row.
+    cls_token, sep_token, pad_token, unk_token: the special tokens; must be
+      in `vocab`.
+    max_chars_per_word: int. Longer words become `unk_token`.
+    suffix_indicator: str. WordPiece continuation prefix.
+    name: optional module name.
+
+  Example:
+
+  ```python
+  preprocessor = TextPreprocessor.from_pretrained("my-bert/", max_seq_length=128)
+  features = preprocessor(tf.constant(["a sentence"]))          # single
+  features = preprocessor(tf.constant(["a"]), tf.constant(["b"]))  # pairs
+  logits = classifier(features)
+  ```
+  """
+
+  def __init__(self,
+               vocab,
+               lowercase=True,
+               strip_accents=None,
+               max_seq_length=128,
+               pad_to_max_length=False,
+               cls_token="[CLS]",
+               sep_token="[SEP]",
+               pad_token="[PAD]",
+               unk_token="[UNK]",
+               max_chars_per_word=100,
+               suffix_indicator="##",
+               name=None):
+    super().__init__(name=name)
+    import tensorflow_text as tf_text  # pylint: disable=g-import-not-at-top
+
+    vocab = list(vocab)
+    if not vocab:
+      raise ValueError("The vocabulary is empty.")
+    if max_seq_length < 3:
+      raise ValueError(
+          f"max_seq_length must be at least 3 ([CLS] a [SEP] b [SEP] needs "
+          f"room), got {max_seq_length}.")
+    token_to_id = {}
+    for i, token in enumerate(vocab):
+      token_to_id.setdefault(token, i)
+
+    def special_id(token, role):
+      if token not in token_to_id:
+        raise ValueError(
+            f"The {role} token {token!r} is not in the vocabulary: pass the "
+            f"tokenizer's own {role}_token.")
+      return token_to_id[token]
+
+    self.vocab_size = len(vocab)
+    self.lowercase = bool(lowercase)
+    self.strip_accents = strip_accents
+    self.max_seq_length = int(max_seq_length)
+    self.pad_to_max_length = bool(pad_to_max_length)
+    self.cls_id = special_id(cls_token, "cls")
+    self.sep_id = special_id(sep_token, "sep")
+    self.pad_id = special_id(pad_token, "pad")
+    self.unk_id = special_id(unk_token, "unk")
+    normalizer = bert_normalizer_model(
+        vocab, lowercase=self.lowercase, strip_accents=strip_accents)
+    self._tokenizer = tf_text.FastBertTokenizer(
+        vocab=vocab,
+        suffix_indicator=suffix_indicator,
+        max_bytes_per_word=max_chars_per_word,
+        token_out_type=tf.int32,
+        unknown_token=unk_token,
+        fast_bert_normalizer_model_buffer=tf.constant(
+            np.frombuffer(normalizer, dtype=np.uint8)))
+
+  @classmethod
+  def from_pretrained(cls, path, max_seq_length=128, **kwargs):
+    """Builds the preprocessor of a Hugging Face BERT tokenizer folder.
+
+    Reads `tokenizer.json` (vocabulary, normalizer options, special tokens)
+    if present, else `vocab.txt` with `tokenizer_config.json`
+    (`do_lower_case`, `strip_accents`, special tokens; lower-cased when
+    neither says otherwise, as Hugging Face's `BertTokenizer`).
+
+    Args:
+      path: the tokenizer (or model) folder.
+      max_seq_length: int, as in the constructor.
+      **kwargs: other constructor arguments; they override the folder's.
+
+    Returns:
+      A `TextPreprocessor`.
+
+    Raises:
+      FileNotFoundError: no folder, or neither `tokenizer.json` nor
+        `vocab.txt` in it.
+      NotImplementedError: a tokenizer that is not BERT WordPiece.
+    """
+    options = read_tokenizer_options(path)
+    options.update(kwargs)
+    return cls(max_seq_length=max_seq_length, **options)
+
+  def tokenize(self, text):
+    """WordPiece ids of each text, without special tokens.
+
+    Args:
+      text: string tensor `[batch]`.
+
+    Returns:
+      int32 `RaggedTensor` `[batch, (tokens)]`.
+    """
+    return self._tokenizer.tokenize(text)
+
+  def __call__(self, text_a, text_b=None):
+    """Tokenizes, truncates, adds special tokens and pads.
+
+    Args:
+      text_a: string tensor `[batch]`: the texts, or the first segments.
+      text_b: optional string tensor `[batch]`: the second segments.
+
+    Returns:
+      A dict of int32 `[batch, length]` tensors `input_ids`,
+      `attention_mask`, `token_type_ids`; `length` is `max_seq_length` with
+      `pad_to_max_length`, else the longest row of the batch.
+    """
+    tokens_a = self.tokenize(text_a)
+    length_a = _row_lengths(tokens_a)
+    if text_b is None:
+      keep_a = tf.minimum(length_a, self.max_seq_length - 2)
+      keep_b = tf.zeros_like(keep_a)
+      total = keep_a + 2
+    else:
+      tokens_b = self.tokenize(text_b)
+      keep_a, keep_b = longest_first_lengths(
+          length_a, _row_lengths(tokens_b), self.max_seq_length - 3)
+      total = keep_a + keep_b + 3
+
+    if self.pad_to_max_length:
+      length = self.max_seq_length
+    else:
+      # At least [CLS] [SEP], also for an empty batch.
+      length = tf.reduce_max(tf.concat([total, [2]], axis=0))
+    position = tf.range(length)[tf.newaxis, :]
+    keep_a = keep_a[:, tf.newaxis]
+    keep_b = keep_b[:, tf.newaxis]
+    total = total[:, tf.newaxis]
+
+    # Position j of row i holds: [CLS] at 0, a[j - 1] for 1 <= j <= keep_a,
+    # [SEP] at keep_a + 1, b[j - keep_a - 2] up to keep_a + 1 + keep_b, then
+    # the final [SEP] of a pair, then padding. Built with gathers and selects
+    # only, which TFLite runs as builtins (ragged slicing would need Flex).
+    ids = tf.where(position <= keep_a, _gather_rows(tokens_a, position - 1),
+                   self.sep_id)
+    ids = tf.where(position == 0, self.cls_id, ids)
+    if text_b is not None:
+      in_b = (position >= keep_a + 2) & (position < total - 1)
+      ids = tf.where(in_b, _gather_rows(tokens_b, position - keep_a - 2), ids)
+      token_type_ids = _as_int((position >= keep_a + 2) & (position < total))
+    else:
+      token_type_ids = tf.zeros_like(ids)
+    in_sequence = position < total
+    ids = tf.where(in_sequence, ids, self.pad_id)
+    return {
+        "input_ids": ids,
+        "attention_mask": _as_int(in_sequence),
+        "token_type_ids": token_type_ids,
+    }
+
+
+def longest_first_lengths(length_a, length_b, budget):
+  """How many tokens of each segment `tokenizers`' longest-first truncation keeps.
+
+  The closed form of `tokenizers` (truncation.rs, `LongestFirst`): with `n1`
+  the shorter and `n2` the longer length, the longer one is cut to
+  `max(n1, budget - n1)`; if both are still too long they get `budget // 2`
+  and `budget // 2 + budget % 2` (the extra token to the longer one, or to
+  the second segment on a tie).
+
+  Args:
+    length_a, length_b: int32 tensors `[batch]`.
+    budget: int. Tokens left for both segments.
+
+  Returns:
+    A pair of int32 tensors `[batch]`.
+  """
+  swap = length_a > length_b
+  short = tf.minimum(length_a, length_b)
+  long = tf.maximum(length_a, length_b)
+  long_kept = tf.where(short > budget, short, tf.maximum(short, budget - short))
+  both = short + long_kept > budget
+  short_kept = tf.where(both, budget // 2, short)
+  long_kept = tf.where(both, budget // 2 + budget % 2, long_kept)
+  short_kept = tf.minimum(short_kept, short)
+  long_kept = tf.minimum(long_kept, long)
+  fits = length_a + length_b <= budget
+  keep_a = tf.where(fits, length_a, tf.where(swap, long_kept, short_kept))
+  keep_b = tf.where(fits, length_b, tf.where(swap, short_kept, long_kept))
+  return keep_a, keep_b
+
+
+def _as_int(condition):
+  # A select rather than a cast: the TFLite converter rewrites
+  # `zeros_like(cast(bool))` (Keras' embedding lookup has one) into a
+  # `zeros_like` of booleans, which TFLite does not have.
+  return tf.where(condition, 1, 0)
+
+
+def _row_lengths(ragged):
+  splits = tf.cast(ragged.row_splits, tf.int32)
+  return splits[1:] - splits[:-1]
+
+
+def _gather_rows(ragged, index):
+  """`ragged[i, index[i, j]]`, clipped into the row's values (or 0 if empty)."""
+  values = tf.concat([ragged.values, tf.zeros([1], ragged.values.dtype)], 0)
+  starts = tf.cast(ragged.row_splits[:-1], tf.int32)[:, tf.newaxis]
+  flat = tf.clip_by_value(starts + index, 0, tf.shape(values)[0] - 1)
+  return tf.gather(values, flat)
+
+
+def read_tokenizer_options(path):
+  """Reads a BERT tokenizer folder into `TextPreprocessor` arguments.
+
+  Args:
+    path: a folder with `tokenizer.json` and/or `vocab.txt` (and
+      `tokenizer_config.json`).
+
+  Returns:
+    A dict with `vocab`, `lowercase`, `strip_accents`, `cls_token`,
+    `sep_token`, `pad_token`, `unk_token`, `max_chars_per_word` and
+    `suffix_indicator`.
+
+  Raises:
+    FileNotFoundError: no folder, or no vocabulary in it.
+    NotImplementedError: not a BERT WordPiece tokenizer.
+  """
+  folder = pathlib.Path(os.fspath(path))
+  if not folder.is_dir():
+    raise FileNotFoundError(
+        f"No tokenizer folder {folder}: pass the folder holding "
+        f"{TOKENIZER_JSON} or {VOCAB_TXT} (usually the model folder).")
+  config = {}
+  if (folder / TOKENIZER_CONFIG).is_file():
+    config = json.loads((folder / TOKENIZER_CONFIG).read_text(encoding="utf-8"))
+
+  def token(key, default):
+    value = config.get(key, default)
+    if isinstance(value, dict):  # Serialized AddedToken.
+      value = value.get("content", default)
+    return value
+
+  options = {
+      "cls_token": token("cls_token", "[CLS]"),
+      "sep_token": token("sep_token", "[SEP]"),
+      "pad_token": token("pad_token", "[PAD]"),
+      "unk_token": token("unk_token", "[UNK]"),
+      "lowercase": config.get("do_lower_case", True),
+      "strip_accents": config.get("strip_accents"),
+      "max_chars_per_word": 100,
+      "suffix_indicator": "##",
+  }
+  if (folder / TOKENIZER_JSON).is_file():
+    options.update(_read_tokenizer_json(folder / TOKENIZER_JSON))
+  elif (folder / VOCAB_TXT).is_file():
+    if config.get("tokenize_chinese_chars", True) is False:
+      raise NotImplementedError(
+          "tokenize_chinese_chars=False is not supported in-graph: "
+          "tensorflow-text always splits CJK characters.")
+    with open(folder / VOCAB_TXT, encoding="utf-8") as f:
+      # As Hugging Face's `load_vocab`: one token per line, newline stripped.
+      options["vocab"] = [line.rstrip("\n") for line in f]
+  else:
+    raise FileNotFoundError(
+        f"No vocabulary in {folder}: expected {TOKENIZER_JSON} or {VOCAB_TXT}. "
+        "Save the tokenizer next to the model (tokenizer.save_pretrained("
+        "folder)) or pass the folder it came with (--tokenizer-dir).")
+  return options
+
+
+def _read_tokenizer_json(path):
+  spec = json.loads(path.read_text(encoding="utf-8"))
+  model = spec.get("model") or {}
+  if model.get("type") != "WordPiece":
+    raise NotImplementedError(
+        f"{path} is a {model.get('type')} tokenizer; in-graph tokenization "
+        "supports BERT WordPiece tokenizers only. Export with token-id inputs "
+        "instead.")
+  pre_tokenizer = (spec.get("pre_tokenizer") or {}).get("type")
+  if pre_tokenizer not in ("BertPreTokenizer", None):
+    raise NotImplementedError(
+        f"{path} uses the {pre_tokenizer} pre-tokenizer; only "
+        "BertPreTokenizer is supported in-graph.")
+  normalizer = spec.get("normalizer") or {}
+  if normalizer.get("type") != "BertNormalizer":
+    raise NotImplementedError(
+        f"{path} uses the {normalizer.get('type')} normalizer; only "
+        "BertNormalizer is supported in-graph.")
+  if not normalizer.get("handle_chinese_chars", True):
+    raise NotImplementedError(
+        "handle_chinese_chars=False is not supported in-graph: "
+        "tensorflow-text always splits CJK characters.")
+  vocab_map = model.get("vocab") or {}
+  vocab = [None] * len(vocab_map)
+  for text, i in vocab_map.items():
+    if not 0 <= i < len(vocab) or vocab[i] is not None:
+      raise ValueError(f"{path}: vocabulary ids are not 0..{len(vocab) - 1}.")
+    vocab[i] = text
+  options = {
+      "vocab": vocab,
+      "lowercase": normalizer.get("lowercase", True),
+      "strip_accents": normalizer.get("strip_accents"),
+      "unk_token": model.get("unk_token", "[UNK]"),
+      "max_chars_per_word": model.get("max_input_chars_per_word", 100),
+      "suffix_indicator": model.get("continuing_subword_prefix", "##"),
+  }
+  if not normalizer.get("clean_text", True):
+    raise NotImplementedError(
+        "clean_text=False is not supported in-graph; re-save the tokenizer "
+        "with the BERT defaults.")
+  post = spec.get("post_processor") or {}
+  special = post.get("special_tokens") or {}
+  if post.get("type") == "BertProcessing":
+    options["sep_token"] = post["sep"][0]
+    options["cls_token"] = post["cls"][0]
+  elif post.get("type") == "TemplateProcessing":
+    single = [item["SpecialToken"]["id"] for item in post.get("single", [])
+              if "SpecialToken" in item]
+    if len(single) == 2 and all(name in special for name in single):
+      options["cls_token"], options["sep_token"] = single
+  padding = spec.get("padding") or {}
+  if padding.get("pad_token"):
+    options["pad_token"] = padding["pad_token"]
+  return options

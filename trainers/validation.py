@@ -1,0 +1,124 @@
+"""Checks that flags fit together, and fills in defaults that depend on others.
+
+Pure Python, run before anything is loaded: a contradiction costs the user
+one line and no waiting.
+"""
+
+from trainers.config import flag_name
+from trainers.errors import UsageError
+
+_REQUIRED = {
+    "finetune": ("model", "task", "output_dir"),
+    "compress": ("predecessor", "task", "output_dir"),
+    "evaluate": ("model", "task"),
+    "demo": (),
+}
+
+DEFAULT_EPOCHS = 3.0
+DEFAULT_WARMUP_RATIO = 0.1
+DEFAULT_REPLACEMENT_RATE = 0.5
+DEFAULT_BASE_RATE = 0.3
+DEFAULT_TEMPERATURE = 2.0
+DEFAULT_ALPHA = 0.5
+
+
+def _given(args, dest):
+  value = getattr(args, dest, None)
+  return value is not None and value is not False
+
+
+def _exclusive(args, first, second, hint=""):
+  if _given(args, first) and _given(args, second):
+    raise UsageError(f"{flag_name(first)} and {flag_name(second)} exclude each "
+                     f"other: give one of them{hint}")
+
+
+def _only_with(args, dests, condition, what):
+  for dest in dests:
+    if _given(args, dest) and not condition:
+      raise UsageError(f"{flag_name(dest)} only applies to {what}: remove it "
+                       "or change the setting")
+
+
+def validate_args(args):
+  """Checks `args` of any subcommand in place; fills dependent defaults.
+
+  Raises:
+    UsageError: A required flag is missing or flags contradict each other.
+  """
+  for dest in _REQUIRED[args.command]:
+    if getattr(args, dest) in (None, ""):
+      raise UsageError(
+          f"{flag_name(dest)} is required for 'theseus-tf {args.command}' (on "
+          f"the command line or as '{dest}' in the --config file)")
+  if args.command in ("finetune", "compress"):
+    _validate_training(args)
+  if args.command == "compress":
+    _validate_compress(args)
+
+
+def _validate_training(args):
+  _exclusive(args, "warmup_ratio", "warmup_steps")
+  if args.warmup_steps is None and args.warmup_ratio is None:
+    args.warmup_ratio = DEFAULT_WARMUP_RATIO
+  _exclusive(args, "epochs", "max_steps",
+             " (--max-steps is the budget in optimizer steps)")
+  if (args.command == "finetune" and args.epochs is None and
+      args.max_steps is None):
+    args.epochs = DEFAULT_EPOCHS
+
+
+def _validate_compress(args):
+  if args.grouping is not None:
+    if any(size < 1 for size in args.grouping):
+      raise UsageError(f"--grouping {args.grouping}: every module needs at "
+                       "least one predecessor layer")
+    if args.num_layers is not None and args.num_layers != len(args.grouping):
+      raise UsageError(
+          f"--grouping has {len(args.grouping)} modules but --num-layers is "
+          f"{args.num_layers}: drop --num-layers, or make them agree")
+  if isinstance(args.init, list) and args.num_layers is not None and (
+      len(args.init) != args.num_layers):
+    raise UsageError(f"--init lists {len(args.init)} layers for "
+                     f"{args.num_layers} successor layers: give one per layer")
+
+  constant = args.schedule == "constant"
+  _only_with(args, ("replacement_rate",), constant, "--schedule constant")
+  _only_with(args, ("base_rate", "slope"), not constant, "--schedule linear")
+  _exclusive(args, "slope", "replacing_steps",
+             " (both set how long the linear schedule takes to reach p = 1)")
+  if constant and args.replacement_rate is None:
+    args.replacement_rate = DEFAULT_REPLACEMENT_RATE
+  if constant and args.replacement_rate == 0:
+    raise UsageError("--replacement-rate 0 never replaces a module: use a rate "
+                     "in (0, 1], e.g. the paper's 0.5")
+  if not constant and args.base_rate is None:
+    args.base_rate = DEFAULT_BASE_RATE
+
+  _exclusive(args, "successor_steps", "successor_epochs")
+  successor_given = (_given(args, "successor_steps") or
+                     _given(args, "successor_epochs"))
+  if successor_given:
+    for dest in ("epochs", "max_steps"):
+      if _given(args, dest):
+        raise UsageError(
+            f"{flag_name(dest)} and --successor-steps/--successor-epochs "
+            "both set the budget: with the successor phase given, training "
+            "lasts the replacing phase plus that phase; drop one of them")
+    if not (_given(args, "replacing_steps") or _given(args, "slope")):
+      raise UsageError(
+          "--successor-steps/--successor-epochs need the length of the "
+          "replacing phase: add --replacing-steps (or --slope with --schedule "
+          "linear)")
+  elif args.epochs is None and args.max_steps is None:
+    args.epochs = DEFAULT_EPOCHS
+
+  distill = args.method == "distill"
+  _only_with(args, ("temperature", "alpha"), distill, "--method distill")
+  _only_with(args, ("unfreeze_shared",), args.method == "theseus",
+             "--method theseus")
+  if distill:
+    if args.temperature is None:
+      args.temperature = DEFAULT_TEMPERATURE
+    if args.alpha is None:
+      args.alpha = DEFAULT_ALPHA
