@@ -61,9 +61,16 @@ def make_strategy(name):
   if name == "mirrored":
     # All local GPUs; without any, every logical CPU device (one, unless
     # split with tf.config.set_logical_device_configuration).
-    devices = (tf.config.list_logical_devices("GPU") or
-               tf.config.list_logical_devices("CPU"))
-    return tf.distribute.MirroredStrategy([d.name for d in devices])
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+      return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    # Collective all-reduce between logical CPUs of one process can pair up
+    # different tensors once another strategy has run in the process
+    # ("Shape mismatch in the collective instance"); reducing on one device
+    # has no such ordering hazard and costs nothing on a CPU.
+    return tf.distribute.MirroredStrategy(
+        [d.name for d in tf.config.list_logical_devices("CPU")],
+        cross_device_ops=tf.distribute.ReductionToOneDevice())
   raw = os.environ.get("TF_CONFIG")
   if not raw:
     raise UsageError(
