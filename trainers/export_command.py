@@ -145,8 +145,23 @@ def _export(args):
         "--quantize int8 calibrates on training data: pass --task (and "
         "--data-dir for a local GLUE folder).")
 
-  model = _load_model(args.model_dir)
+  # Cheap checks first: loading a large model only to fail is slow.
   from theseus_tf import export  # pylint: disable=g-import-not-at-top
+  from theseus_tf.export.text_preprocessor import read_tokenizer_options  # pylint: disable=g-import-not-at-top
+  _check_model_path(args.model_dir)
+  read_tokenizer_options(tokenizer_dir)
+  output = pathlib.Path(args.output_dir) / (
+      args.output_file or f"{model_name}.{args.inputs}.{args.quantize}.tflite")
+  if args.format == "saved_model" and args.version is not None:
+    existing = pathlib.Path(args.output_dir) / model_name / str(args.version)
+    if existing.exists():
+      raise FileExistsError(
+          f"{existing} already exists. Versions are immutable once TF Serving "
+          "may have loaded them: omit --version to write the next one.")
+  if args.format == "tflite" and output.exists() and not args.overwrite:
+    raise FileExistsError(f"{output} already exists: pass --overwrite.")
+
+  model = _load_model(args.model_dir)
   if args.format == "saved_model":
     return export.export_saved_model(
         model, tokenizer_dir, args.output_dir, model_name,
@@ -158,8 +173,6 @@ def _export(args):
   if args.quantize == "int8":
     representative_texts = export.representative_texts_from_task(
         args.task, args.data_dir, num_examples=args.num_calibration_examples)
-  output = pathlib.Path(args.output_dir) / (
-      args.output_file or f"{model_name}.{args.inputs}.{args.quantize}.tflite")
   path = export.export_tflite(
       model, output, quantize=args.quantize, inputs=args.inputs,
       tokenizer=tokenizer_dir, max_seq_length=args.max_seq_length,
@@ -196,18 +209,23 @@ def _tokenizer_dir(model_dir):
   return path.parent if path.suffix == ".keras" else path
 
 
-def _load_model(model_dir):
+def _check_model_path(model_dir):
   path = pathlib.Path(model_dir)
   if path.suffix == ".keras":
     if not path.is_file():
       raise FileNotFoundError(f"No model file {path}.")
-    import theseus_tf.models  # pylint: disable=g-import-not-at-top,unused-import  (registers the layers)
-    from theseus_tf.backend import keras  # pylint: disable=g-import-not-at-top
-    return keras.models.load_model(os.fspath(path), compile=False)
-  if not path.is_dir():
+  elif not path.is_dir():
     raise FileNotFoundError(
         f"No model folder {path}: pass the folder save_pretrained wrote "
         "(config.json + model.safetensors) or a .keras file.")
+
+
+def _load_model(model_dir):
+  path = pathlib.Path(model_dir)
+  if path.suffix == ".keras":
+    import theseus_tf.models  # pylint: disable=g-import-not-at-top,unused-import  (registers the layers)
+    from theseus_tf.backend import keras  # pylint: disable=g-import-not-at-top
+    return keras.models.load_model(os.fspath(path), compile=False)
   from theseus_tf.models import from_pretrained  # pylint: disable=g-import-not-at-top
   return from_pretrained(os.fspath(path))
 

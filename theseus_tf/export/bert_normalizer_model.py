@@ -109,6 +109,7 @@ def _aligned_map(full_map, vocab_chars):
   character), the character is mapped to a private-use one that
   tensorflow-text keeps in the word and no vocabulary holds.
   """
+  keep_in_word = _private_use_char(vocab_chars)
   # The CJK padding of `handle_chinese_chars` is done by tensorflow-text.
   model_map = {cp: n for cp, n in full_map.items()
                if not (_is_cjk(cp) and n == f" {chr(cp)} ")}
@@ -126,13 +127,17 @@ def _aligned_map(full_map, vocab_chars):
     if hf:
       model_map[cp] = f" {normalized} "
     elif normalized not in vocab_chars:
-      model_map[cp] = _KEEP_IN_WORD
+      model_map[cp] = keep_in_word
   return model_map
 
 
-# A character that no BERT vocabulary holds and that ICU does not treat as
-# punctuation or whitespace (private use).
-_KEEP_IN_WORD = "\ue000"
+def _private_use_char(vocab_chars):
+  """A private-use character (not punctuation or whitespace for ICU) that no
+  vocabulary token contains."""
+  for cp in range(0xE000, 0xF900):
+    if chr(cp) not in vocab_chars:
+      return chr(cp)
+  raise ValueError("The vocabulary holds every private-use character.")
 
 
 def build_darts_clone_trie(items):
