@@ -43,7 +43,12 @@ def minilm_dir():
 
 
 def build_models():
-  """The predecessor, its stripped 3-layer successor, a plain 3-layer model."""
+  """The predecessor, its stripped 3-layer successor, a plain 3-layer model.
+
+  The plain model is a fresh `BertClassifier(num_layers=3)` holding the
+  successor's weights: what the successor should be, minus any trace of the
+  Theseus wrapping.
+  """
   import theseus_tf  # pylint: disable=g-import-not-at-top
   from theseus_tf.models import BertBackbone, BertClassifier, from_pretrained  # pylint: disable=g-import-not-at-top
   from theseus_tf.models.theseus_classifier import build_theseus_classifier  # pylint: disable=g-import-not-at-top
@@ -58,6 +63,15 @@ def build_models():
                    max_sequence_length=backbone.max_sequence_length),
       num_classes=2)
   plain(example_features(8))  # Build.
+  # Same weights as the successor, so that the comparison measures structure
+  # only (activation values can change kernel speed, e.g. denormals).
+  pairs = [(plain.backbone.embeddings, successor.backbone.embeddings),
+           (plain.backbone.pooler, successor.backbone.pooler),
+           (plain.output_dense, successor.output_dense)]
+  pairs += zip(plain.backbone.transformer_layers,
+               successor.backbone.transformer_layers)
+  for target, source in pairs:
+    target.set_weights(source.get_weights())
   return {"predecessor-6L": predecessor, "successor-3L": successor,
           "plain-3L": plain}
 
@@ -72,16 +86,20 @@ def example_features(seq_len, batch=1):
 def interleaved_ms(fns, rounds, per_round=5, warmup=3):
   """Median ms per call of each function, timed in interleaved rounds.
 
-  Each round times `per_round` calls of every function in turn, so that
-  changes in background load hit all of them alike (this machine is shared);
-  the result is the median over all calls.
+  Each round times `per_round` calls of every function, in a new random
+  order, so that changes in background load hit all of them alike (this
+  machine is shared); the result is the median over all calls.
   """
   for fn in fns.values():
     for _ in range(warmup):
       fn()
   times = {key: [] for key in fns}
+  order = list(fns)
+  rng = np.random.default_rng(0)
   for _ in range(rounds):
-    for key, fn in fns.items():
+    rng.shuffle(order)  # No model always runs right after another.
+    for key in order:
+      fn = fns[key]
       for _ in range(per_round):
         start = time.perf_counter()
         fn()
@@ -233,7 +251,7 @@ def print_checks(rows):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--seq-len", type=int, default=128)
-  parser.add_argument("--rounds", type=int, default=20,
+  parser.add_argument("--rounds", type=int, default=30,
                       help="interleaved timing rounds (5 calls each)")
   parser.add_argument("--threads", type=int, default=1,
                       help="TFLite interpreter threads")

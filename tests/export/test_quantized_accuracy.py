@@ -12,6 +12,10 @@ import pytest
 
 from benchmarks.export_benchmark import quantized_accuracies
 
+# TF's int8 calibrator still uses the deprecated tf.lite.Interpreter.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+
 DEFAULT_MODEL_DIR = (pathlib.Path(__file__).resolve().parents[2] / "runs" /
                      "sst2-minilm-l3")
 

@@ -51,6 +51,7 @@ def test_layout_metadata_and_variables(exported):
       "serving_default": ["text"],
       "predict_ids": ["input_ids", "attention_mask", "token_type_ids"]}
   count, size = saved_variable_bytes(path)
+  assert count == len(model.weights)  # Each weight stored once.
   assert size == sum(int(np.prod(w.shape)) * 4 for w in model.weights)
 
 

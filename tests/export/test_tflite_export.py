@@ -135,3 +135,38 @@ def test_failed_conversion_leaves_no_file(tmp_path, trained_tiny_model,
   with pytest.raises(RuntimeError, match="converter crashed"):
     export_tflite(trained_tiny_model, tmp_path / "a.tflite")
   assert list(tmp_path.iterdir()) == []
+
+
+def _graph(path):
+  """The operators and tensor shapes of a builtin-ops TFLite file."""
+  from ai_edge_litert import interpreter
+  tflite = interpreter.Interpreter(model_path=str(path))
+  ops = [op["op_name"] for op in tflite._get_ops_details()]  # pylint: disable=protected-access
+  shapes = sorted(tuple(t["shape"]) for t in tflite.get_tensor_details())
+  return ops, shapes
+
+
+def test_stripped_successor_converts_to_a_plain_model(tmp_path,
+                                                      trained_tiny_model,
+                                                      hf_tiny_tokenizer):
+  """Nothing of the predecessor or the switch survives in the file."""
+  from theseus_tf import strip_successor
+  from theseus_tf.models import BertClassifier
+  from theseus_tf.models.theseus_classifier import build_theseus_classifier
+  successor = strip_successor(
+      build_theseus_classifier(trained_tiny_model, num_modules=2))
+  plain = BertClassifier.from_config(successor.get_config())
+  features = hf_features(hf_tiny_tokenizer, TEXTS, pad_to=MAX_SEQ_LENGTH)
+  plain(features)
+  plain.set_weights(successor.get_weights())
+  paths = {name: export_tflite(model, tmp_path / f"{name}.tflite",
+                               max_seq_length=MAX_SEQ_LENGTH)
+           for name, model in (("successor", successor), ("plain", plain))}
+  successor_graph, plain_graph = _graph(paths["successor"]), _graph(paths["plain"])
+  assert "FULLY_CONNECTED" in successor_graph[0]
+  assert successor_graph == plain_graph
+  assert successor_graph[0].count("BATCH_MATMUL") < _graph(export_tflite(
+      trained_tiny_model, tmp_path / "predecessor.tflite",
+      max_seq_length=MAX_SEQ_LENGTH))[0].count("BATCH_MATMUL")
+  sizes = [p.stat().st_size for p in paths.values()]
+  assert abs(sizes[0] - sizes[1]) < 0.001 * sizes[1]

@@ -169,7 +169,6 @@ class TextPreprocessor(tf.Module):
     length_a = _row_lengths(tokens_a)
     if text_b is None:
       keep_a = tf.minimum(length_a, self.max_seq_length - 2)
-      keep_b = tf.zeros_like(keep_a)
       total = keep_a + 2
     else:
       tokens_b = self.tokenize(text_b)
@@ -184,7 +183,6 @@ class TextPreprocessor(tf.Module):
       length = tf.reduce_max(tf.concat([total, [2]], axis=0))
     position = tf.range(length)[tf.newaxis, :]
     keep_a = keep_a[:, tf.newaxis]
-    keep_b = keep_b[:, tf.newaxis]
     total = total[:, tf.newaxis]
 
     # Position j of row i holds: [CLS] at 0, a[j - 1] for 1 <= j <= keep_a,
