@@ -24,6 +24,8 @@ INSTALL_REQUIRES = [
     # TF 2.21 no longer pulls in tensorboard; Keras' TensorBoard callback needs it.
     "tensorboard>=2.21,<2.22",
     "ai-edge-litert>=2.0",
+    # `theseus-tf benchmark` draws its plot with it (Agg backend, no display).
+    "matplotlib>=3.8,<4",
     "tensorflow-serving-api>=2.21,<2.22",
     "numpy>=1.26",
     "pyyaml>=6",

@@ -9,12 +9,12 @@ import shutil
 import tempfile
 
 
-def atomic_write_text(path, text):
-  """Writes `text` to `path` through a temporary file and a rename.
+def atomic_write_bytes(path, data):
+  """Writes `data` (bytes) to `path` through a temporary file and a rename.
 
   Args:
     path: The file to (over)write; its folder is created if needed.
-    text: The new content.
+    data: The new content.
 
   Returns:
     `path` as a `pathlib.Path`.
@@ -23,8 +23,8 @@ def atomic_write_text(path, text):
   path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
   try:
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-      f.write(text)
+    with os.fdopen(fd, "wb") as f:
+      f.write(data)
       f.flush()
       os.fsync(f.fileno())
     os.chmod(tmp, 0o644)
@@ -34,6 +34,11 @@ def atomic_write_text(path, text):
       os.unlink(tmp)
     raise
   return path
+
+
+def atomic_write_text(path, text):
+  """Writes `text` (UTF-8) to `path` with `atomic_write_bytes`."""
+  return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path, obj):

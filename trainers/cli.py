@@ -1,4 +1,5 @@
-"""`theseus-tf`: finetune, compress (Theseus or baselines), evaluate, demo.
+"""`theseus-tf`: finetune, compress (Theseus or baselines), evaluate, export,
+benchmark, demo.
 
 Every flag can also come from a YAML or JSON file given with `--config`
 (see `trainers.config`). Bad input is reported as one line,
@@ -12,6 +13,7 @@ import sys
 import textwrap
 
 from trainers import config as config_lib
+from trainers.benchmark_command import add_benchmark_parser
 from trainers.errors import UsageError
 from trainers.export_command import add_export_parser
 
@@ -25,6 +27,8 @@ BERT-of-Theseus compression (Xu et al., EMNLP 2020) on GLUE, in TensorFlow.
              or the baselines --method finetune / --method distill
   evaluate   dev-set metrics of a saved model, as JSON
   export     a trained model for TF Serving (SavedModel) or TFLite
+  benchmark  speed, training step cost, memory and dev score: predecessor vs
+             successor, as Keras, SavedModel and TFLite models
   demo       offline demo: MiniLM on SST-2, 6 -> 3 layers, compared
 
 Run 'theseus-tf <command> --help' for the flags of a command.
@@ -377,8 +381,10 @@ def build_parser():
       "finetune": _add_finetune_parser(subparsers),
       "compress": _add_compress_parser(subparsers),
       "evaluate": _add_evaluate_parser(subparsers),
-      # Runs itself (`args.func`): see trainers/export_command.py.
+      # These two run themselves (`args.func`): see
+      # trainers/export_command.py and trainers/benchmark_command.py.
       "export": add_export_parser(subparsers),
+      "benchmark": add_benchmark_parser(subparsers),
       "demo": _add_demo_parser(subparsers),
   }
   return parser
@@ -403,7 +409,7 @@ def parse_args(argv=None):
                      f"{', '.join(parser.subcommands)}")
   subparser = parser.subcommands[args.command]
   if getattr(args, "func", None):
-    return args, subparser  # A self-contained subcommand (export).
+    return args, subparser  # A self-contained subcommand (export, benchmark).
   if args.config:
     subparser.set_defaults(
         **config_lib.config_file_defaults(subparser, args.command, args.config))
@@ -434,7 +440,7 @@ def main(argv=None):
   os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
   try:
     args, subparser = parse_args(argv)
-    if getattr(args, "func", None):  # export: reports its own errors.
+    if getattr(args, "func", None):  # export, benchmark: own errors.
       from trainers.tf_setup import quiet_tensorflow_import  # pylint: disable=import-outside-toplevel
       quiet_tensorflow_import()
       return args.func(args)

@@ -10,7 +10,7 @@ from trainers import cli
 from trainers import config as config_lib
 from trainers.errors import UsageError
 
-COMMANDS = ("finetune", "compress", "evaluate", "export", "demo")
+COMMANDS = ("finetune", "compress", "evaluate", "export", "benchmark", "demo")
 
 
 def _flags(command):

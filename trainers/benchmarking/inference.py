@@ -1,0 +1,276 @@
+"""Inference speed of every model variant in every format.
+
+Each variant is exported to each format in a temporary folder and loaded
+back the way it would be served:
+
+- `keras`: the Keras model, a `tf.function` called in inference mode;
+- `saved_model`: the `predict_ids` signature of `export_saved_model`
+  (token ids in; TF Serving's model);
+- `tflite-*`: `export_tflite(..., inputs="ids", quantize=...)`, run by the
+  LiteRT interpreter (with the tensorflow-text op registrar, as serving/
+  does) through its `serving_default` signature runner.
+
+Timing: warm-up calls, then `runs` rounds in which every (variant, format)
+is called once, in a new random order each round, so that load changes on a
+shared machine hit all alike. Reported: the median time per call, examples
+per second at that median, and speed-ups as the median over rounds of the
+reference's time divided by the variant's (pairs from the same round).
+"""
+
+import dataclasses
+import os
+import pathlib
+import random
+import statistics
+import time
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from theseus_tf.export import export_saved_model, export_tflite
+from trainers.benchmarking.models import example_features, weight_bytes
+from trainers.evaluation import make_predict_function
+
+# Format name -> TFLite quantization (None: not TFLite).
+FORMATS = {
+    "keras": None,
+    "saved_model": None,
+    "tflite-fp32": "none",
+    "tflite-fp16": "float16",
+    "tflite-dynamic": "dynamic",
+    "tflite-int8": "int8",
+}
+DEFAULT_FORMATS = ("keras", "saved_model", "tflite-fp32", "tflite-dynamic",
+                   "tflite-int8")
+
+
+@dataclasses.dataclass
+class Exported:
+  """One variant in one format, loaded and ready to run.
+
+  Attributes:
+    variant: The variant's name.
+    format: One of `FORMATS`.
+    size_bytes: Bytes on disk (`keras`: bytes of the weights as held in
+      memory, float32).
+    device: Where it runs ("GPU:0", "CPU", "CPU, 2 threads").
+    bind: `bind(features)` -> a no-argument function making one call on the
+      numpy `features` and fetching the logits (inputs converted up front).
+    predict: `predict(features)` -> logits with `.numpy()`, for
+      `trainers.evaluation.evaluate` (features: `[batch, <= seq]` tensors).
+  """
+  variant: str
+  format: str
+  size_bytes: int
+  device: str
+  bind: Callable
+  predict: Callable
+
+
+def folder_bytes(path):
+  path = pathlib.Path(path)
+  if path.is_file():
+    return path.stat().st_size
+  return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def tensorflow_device():
+  return "GPU:0" if tf.config.list_logical_devices("GPU") else "CPU"
+
+
+def _keras(variant):
+  predict = make_predict_function(variant.model)
+
+  def bind(features):
+    tensors = {k: tf.constant(v) for k, v in features.items()}
+    return lambda: predict(tensors).numpy()
+
+  return Exported(variant.name, "keras", weight_bytes(variant.model),
+                  tensorflow_device(), bind, predict)
+
+
+def _saved_model(variant, workdir, seq_length, text_pair):
+  import tensorflow_text  # pylint: disable=import-outside-toplevel,unused-import  (the tokenizer ops)
+  path = export_saved_model(
+      variant.model, variant.tokenizer_dir, workdir / "saved_model",
+      variant.name, version=1, max_seq_length=seq_length, text_pair=text_pair,
+      allow_untrained=True)
+  signature = tf.saved_model.load(os.fspath(path)).signatures["predict_ids"]
+
+  def predict(features):
+    return signature(**features)["logits"]
+
+  def bind(features):
+    tensors = {k: tf.constant(v) for k, v in features.items()}
+    return lambda: signature(**tensors)["logits"].numpy()
+
+  return Exported(variant.name, "saved_model", folder_bytes(path),
+                  tensorflow_device(), bind, predict)
+
+
+def tflite_runner(path, threads):
+  """The `serving_default` signature runner of a `.tflite` file."""
+  import tensorflow_text as tf_text  # pylint: disable=import-outside-toplevel
+  from ai_edge_litert import interpreter  # pylint: disable=import-outside-toplevel
+  return interpreter.InterpreterWithCustomOps(
+      model_path=os.fspath(path), num_threads=threads,
+      custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS
+  ).get_signature_runner("serving_default")
+
+
+def _check_dynamic_batch(runner, path):
+  # The ids endpoint is exported as [None, seq]: the runner resizes inputs
+  # to each call's batch. Check it rather than time batch 1 twice.
+  for name, details in runner.get_input_details().items():
+    signature = list(details["shape_signature"])
+    if len(signature) != 2 or signature[0] != -1:
+      raise RuntimeError(
+          f"{path}: input {name} has shape {signature}, expected a "
+          "resizable batch [-1, seq_length]")
+
+
+def _tflite(variant, fmt, workdir, seq_length, calibration_texts, threads,
+            text_pair):
+  quantize = FORMATS[fmt]
+  int8 = quantize == "int8"
+  path = export_tflite(
+      variant.model, workdir / f"{variant.name}.{fmt}.tflite",
+      quantize=quantize, inputs="ids",
+      tokenizer=os.fspath(variant.tokenizer_dir) if int8 else None,
+      max_seq_length=seq_length, text_pair=text_pair,
+      representative_texts=calibration_texts if int8 else None,
+      allow_untrained=True, overwrite=True)
+  runner = tflite_runner(path, threads)
+  _check_dynamic_batch(runner, path)
+
+  def predict(features):
+    # The model takes exactly seq_length tokens: pad (masked) to it.
+    padded = {}
+    for name, value in features.items():
+      value = np.asarray(value, np.int32)
+      padded[name] = np.pad(value, ((0, 0), (0, seq_length - value.shape[1])))
+    return tf.constant(runner(**padded)["logits"])
+
+  def bind(features):
+    arrays = {k: np.ascontiguousarray(v, np.int32) for k, v in features.items()}
+    return lambda: runner(**arrays)["logits"]
+
+  return Exported(variant.name, fmt, path.stat().st_size,
+                  f"CPU, {threads} threads", bind, predict)
+
+
+def export_variants(variants, formats, workdir, seq_length, threads,
+                    calibration_texts=None, text_pair=False, log=None):
+  """Exports and loads every variant in every format.
+
+  Args:
+    variants: `Variant`s.
+    formats: Names from `FORMATS`.
+    workdir: A scratch folder for the exported files.
+    seq_length: Tokens per example of the exports.
+    threads: LiteRT interpreter threads.
+    calibration_texts: int8 calibration texts (or pairs).
+    text_pair: Whether the task has sentence pairs (the SavedModel's text
+      signature; int8 calibration).
+    log: `log(message)` for progress, or None.
+
+  Returns:
+    `{(variant name, format): Exported}`, in variant then format order.
+  """
+  workdir = pathlib.Path(workdir)
+  exported = {}
+  for variant in variants:
+    for fmt in formats:
+      began = time.perf_counter()
+      if fmt == "keras":
+        entry = _keras(variant)
+      elif fmt == "saved_model":
+        entry = _saved_model(variant, workdir, seq_length, text_pair)
+      else:
+        entry = _tflite(variant, fmt, workdir, seq_length, calibration_texts,
+                        threads, text_pair)
+      exported[(variant.name, fmt)] = entry
+      if log and fmt != "keras":
+        log(f"exported {variant.name} as {fmt}: "
+            f"{entry.size_bytes / 2**20:.1f} MiB "
+            f"({time.perf_counter() - began:.0f} s)")
+  return exported
+
+
+def time_interleaved(calls, runs, warmup, seed=0):
+  """Seconds per call of each function, timed in shuffled rounds.
+
+  Args:
+    calls: `{key: no-argument function}`.
+    runs: Rounds; each calls every function once, in a new random order.
+    warmup: Untimed calls of each function first (tracing, allocation).
+    seed: Seed of the orders.
+
+  Returns:
+    `{key: [seconds of round 0, round 1, ...]}`.
+  """
+  for call in calls.values():
+    for _ in range(warmup):
+      call()
+  times = {key: [] for key in calls}
+  order = list(calls)
+  rng = random.Random(seed)
+  for _ in range(runs):
+    rng.shuffle(order)  # No variant always runs right after another.
+    for key in order:
+      start = time.perf_counter()
+      calls[key]()
+      times[key].append(time.perf_counter() - start)
+  return times
+
+
+def paired_speedup(reference_times, times):
+  """Median over rounds of reference time / time (> 1: faster)."""
+  return statistics.median(r / t for r, t in zip(reference_times, times))
+
+
+def measure(exported, batch_sizes, seq_length, runs, warmup, vocabulary_size,
+            reference_variant="predecessor", log=None):
+  """Times every export at every batch size.
+
+  Args:
+    exported: `export_variants`' result.
+    batch_sizes: Batch sizes to time, each on its own.
+    seq_length: Tokens per example.
+    runs, warmup: See `time_interleaved`.
+    vocabulary_size: Upper bound of the random token ids.
+    reference_variant: Speed-ups are relative to this variant.
+    log: `log(message)` for progress, or None.
+
+  Returns:
+    `{(variant, format): {"ms": {b: ..}, "examples_per_second": {b: ..},
+    "speedup_vs_reference_keras": {b: ..},
+    "speedup_vs_reference_same_format": {b: ..}}}` with string batch keys.
+  """
+  results = {key: {"ms": {}, "examples_per_second": {},
+                   "speedup_vs_reference_keras": {},
+                   "speedup_vs_reference_same_format": {}}
+             for key in exported}
+  for batch_size in batch_sizes:
+    features = example_features(batch_size, seq_length, vocabulary_size)
+    calls = {key: entry.bind(features) for key, entry in exported.items()}
+    if log:
+      log(f"timing batch {batch_size}: {len(calls)} model/format pairs x "
+          f"({warmup} warm-up + {runs} timed calls), interleaved")
+    times = time_interleaved(calls, runs, warmup, seed=batch_size)
+    b = str(batch_size)
+    for key, seconds in times.items():
+      median = statistics.median(seconds)
+      row = results[key]
+      row["ms"][b] = 1000.0 * median
+      row["examples_per_second"][b] = batch_size / median
+      name, fmt = key
+      for label, reference in (
+          ("speedup_vs_reference_keras", (reference_variant, "keras")),
+          ("speedup_vs_reference_same_format", (reference_variant, fmt))):
+        if reference in times:
+          row[label][b] = paired_speedup(times[reference], seconds)
+    del calls
+  return results
+

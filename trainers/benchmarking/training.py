@@ -1,0 +1,262 @@
+"""Time per training step: fine-tuning the predecessor vs BERT-of-Theseus.
+
+Configurations, all on the same random batch (`batch_size` x `seq_length`
+token ids) with the same AdamW (`trainers.optimization.make_optimizer`) and
+task loss, each a compiled `tf.function` step as in `theseus-tf`'s trainer:
+
+- `fine-tuning`: the predecessor, every weight trainable;
+- `theseus p=<p>`: `build_theseus_classifier(predecessor)` at a constant
+  replacement rate p (successor layers trainable; embeddings, pooler and
+  head frozen, as in the paper).
+
+Reported: the median step time over `steps` steps after `warmup` untimed
+ones (the first traces the step), and the peak memory of the configuration:
+on a GPU the peak bytes allocated on GPU:0
+(`tf.config.experimental.get_memory_info`); on a CPU the peak resident set
+size of a subprocess that runs only that configuration (`ru_maxrss`), TF
+runtime included. Run as `python -m trainers.benchmarking.training SPEC`
+it is that subprocess: SPEC is a JSON object, the result a JSON line.
+"""
+
+import gc
+import json
+import os
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from theseus_tf import schedules
+from theseus_tf.backend import keras
+from theseus_tf.models import build_theseus_classifier
+from trainers import losses, optimization
+from trainers.benchmarking.models import (PredecessorSpec, build_predecessor,
+                                          equal_grouping, example_features)
+
+FINETUNE = "fine-tuning"
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+MEMORY_GPU = ("GPU:0 peak bytes allocated "
+              "(tf.config.experimental.get_memory_info)")
+MEMORY_RSS = ("peak resident set size (ru_maxrss) of a process running only "
+              "this configuration, TensorFlow runtime included")
+MEMORY_NONE = "not measured (in-process on a CPU)"
+
+
+class MeasurementError(RuntimeError):
+  """A training configuration's subprocess failed."""
+
+
+def configurations(rates):
+  """Fine-tuning, then Theseus at each replacement rate."""
+  return [{"name": FINETUNE, "replacement_rate": None}] + [
+      {"name": f"theseus p={rate:g}", "replacement_rate": float(rate)}
+      for rate in rates]
+
+
+def _gpu():
+  return bool(tf.config.list_logical_devices("GPU"))
+
+
+def _build(spec, depth, rate, seed):
+  """The predecessor (rate None: fine-tuning) or its Theseus model at p."""
+  predecessor, _ = build_predecessor(spec)
+  if rate is None:
+    return predecessor
+  # A constant rate p (LinearReplacement with slope 0 also allows p = 0).
+  return build_theseus_classifier(
+      predecessor,
+      grouping=equal_grouping(predecessor.backbone.num_layers, depth),
+      schedule=schedules.LinearReplacement(rate, 0.0), seed=seed)
+
+
+def time_configuration(spec, config, depth, batch_size, seq_length, steps,
+                       warmup, seed=0):
+  """Builds one configuration in this process and times its steps.
+
+  Args:
+    spec: The predecessor's `PredecessorSpec`.
+    config: A `configurations()` item.
+    depth: Successor depth (Theseus modules).
+    batch_size, seq_length: Shape of the training batch.
+    steps: Timed steps.
+    warmup: Untimed steps first (at least one: it traces the step).
+    seed: Seed of the weights' initialisation, dropout and draws.
+
+  Returns:
+    A result row (without memory).
+  """
+
+  keras.utils.set_random_seed(seed)
+  model = _build(spec, depth, config["replacement_rate"], seed)
+  variables = list(model.trainable_variables)
+  optimizer = optimization.make_optimizer(
+      2e-5, weight_decay=0.0, epsilon=1e-8, max_grad_norm=1.0,
+      variables=variables)
+  vocabulary = model.backbone.embeddings.vocabulary_size
+  features = {k: tf.constant(v) for k, v in example_features(
+      batch_size, seq_length, vocabulary, seed=seed).items()}
+  rng = np.random.default_rng(seed)
+  if model.is_regression:
+    labels = tf.constant(rng.random(batch_size, dtype=np.float32))
+  else:
+    labels = tf.constant(rng.integers(0, model.num_classes, batch_size,
+                                      dtype=np.int32))
+
+  @tf.function
+  def train_step(features, labels):
+    with tf.GradientTape() as tape:
+      logits = model(features, training=True)
+      loss = tf.reduce_mean(
+          losses.task_loss(logits, labels, model.is_regression))
+    gradients = tape.gradient(loss, variables)
+    optimizer.apply_gradients(zip(gradients, variables))
+    return loss
+
+  for _ in range(max(1, warmup)):
+    train_step(features, labels).numpy()
+  times = []
+  for _ in range(steps):
+    start = time.perf_counter()
+    train_step(features, labels).numpy()  # .numpy() waits for the step.
+    times.append(time.perf_counter() - start)
+  median = statistics.median(times)
+  return {
+      "name": config["name"],
+      "replacement_rate": config["replacement_rate"],
+      "trainable_parameters": int(sum(np.prod(v.shape) for v in variables)),
+      "step_ms": 1000.0 * median,
+      "step_ms_all": [1000.0 * t for t in times],
+      "examples_per_second": batch_size / median,
+  }
+
+
+def _gpu_memory_start():
+  tf.config.experimental.reset_memory_stats("GPU:0")
+  return tf.config.experimental.get_memory_info("GPU:0")["current"]
+
+
+def _gpu_memory_peak():
+  return tf.config.experimental.get_memory_info("GPU:0")["peak"]
+
+
+def _rss_bytes():
+  # Linux reports ru_maxrss in KiB.
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run_here(spec, config, settings, subprocess_mode):
+  """Times one configuration in this process, with its memory.
+
+  Args:
+    spec: The `PredecessorSpec`.
+    config: A `configurations()` item.
+    settings: `depth`, `batch_size`, `seq_length`, `steps`, `warmup`.
+    subprocess_mode: Whether this process runs this configuration only (so
+      its peak RSS is the configuration's).
+
+  Returns:
+    The result row.
+  """
+  gpu = _gpu()
+  if gpu:
+    baseline = _gpu_memory_start()
+  else:
+    baseline = _rss_bytes()
+  row = time_configuration(spec, config, **settings)
+  if gpu:
+    peak, kind = _gpu_memory_peak(), MEMORY_GPU
+  elif subprocess_mode:
+    peak, kind = _rss_bytes(), MEMORY_RSS
+  else:
+    peak, baseline, kind = None, None, MEMORY_NONE
+  row["peak_memory_mib"] = None if peak is None else peak / 2**20
+  # GPU: still allocated when the configuration started; CPU: peak RSS
+  # before the model was built (the runtime's share).
+  row["baseline_memory_mib"] = None if baseline is None else baseline / 2**20
+  row["memory"] = kind
+  return row
+
+
+def run_subprocess(spec, config, settings):
+  """Times one configuration in a fresh Python process (same Keras mode)."""
+  payload = json.dumps({"spec": spec.to_json(), "config": config,
+                        "settings": settings})
+  env = dict(os.environ)
+  env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  env["PYTHONPATH"] = os.pathsep.join(
+      [str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+  done = subprocess.run(
+      [sys.executable, "-m", "trainers.benchmarking.training", payload],
+      env=env, capture_output=True, text=True, check=False)
+  lines = done.stdout.strip().splitlines()
+  if done.returncode or not lines:
+    tail = " | ".join(done.stderr.strip().splitlines()[-5:])
+    raise MeasurementError(
+        f"the training benchmark of {config['name']} failed (exit "
+        f"{done.returncode}): {tail}")
+  return json.loads(lines[-1])
+
+
+def measure_training(spec, depth, rates, batch_size, seq_length, steps,
+                     warmup, in_process=False, log=None):
+  """Times fine-tuning and Theseus at each rate.
+
+  Args:
+    spec: The predecessor's `PredecessorSpec`.
+    depth: Successor depth (Theseus modules).
+    rates: Replacement rates.
+    batch_size, seq_length, steps, warmup: See `time_configuration`.
+    in_process: Run every configuration in this process (quicker to start;
+      on a CPU its memory is then not measured) instead of one subprocess
+      each.
+    log: `log(message)` for progress, or None.
+
+  Returns:
+    One row per configuration, fine-tuning first; `ratio_to_finetuning` is
+    the step time over fine-tuning's.
+  """
+  settings = {"depth": depth, "batch_size": batch_size,
+              "seq_length": seq_length, "steps": steps, "warmup": warmup}
+  rows = []
+  for config in configurations(rates):
+    if log:
+      log(f"training step: {config['name']} (batch {batch_size} x "
+          f"{seq_length} tokens, {max(1, warmup)} warm-up + {steps} timed "
+          f"steps{', in process' if in_process else ''})")
+    if in_process:
+      rows.append(run_here(spec, config, settings, subprocess_mode=False))
+      _release()
+    else:
+      rows.append(run_subprocess(spec, config, settings))
+  reference = rows[0]["step_ms"]
+  for row in rows:
+    row["ratio_to_finetuning"] = row["step_ms"] / reference
+  return rows
+
+
+def _release():
+  keras.backend.clear_session()
+  gc.collect()
+
+
+def main(argv=None):
+  """The subprocess: runs the configuration of argv[0]; prints its row."""
+  argv = sys.argv[1:] if argv is None else argv
+  request = json.loads(argv[0])
+  for gpu in tf.config.list_physical_devices("GPU"):
+    # Only what it uses, beside the parent process's share.
+    tf.config.experimental.set_memory_growth(gpu, True)
+  row = run_here(PredecessorSpec.from_json(request["spec"]), request["config"],
+                 request["settings"], subprocess_mode=True)
+  print(json.dumps(row), flush=True)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
