@@ -13,7 +13,7 @@ Reported: the median step time over `steps` steps after `warmup` untimed
 ones (the first traces the step), and the peak memory of the configuration:
 on a GPU the peak bytes allocated on GPU:0
 (`tf.config.experimental.get_memory_info`); on a CPU the peak resident set
-size of a subprocess that runs only that configuration (`ru_maxrss`), TF
+size of a subprocess that runs only that configuration (`VmHWM`), TF
 runtime included. Run as `python -m trainers.benchmarking.training SPEC`
 it is that subprocess: SPEC is a JSON object, the result a JSON line.
 """
@@ -43,7 +43,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 MEMORY_GPU = ("GPU:0 peak bytes allocated "
               "(tf.config.experimental.get_memory_info)")
-MEMORY_RSS = ("peak resident set size (ru_maxrss) of a process running only "
+MEMORY_RSS = ("peak resident set size (VmHWM) of a process running only "
               "this configuration, TensorFlow runtime included")
 MEMORY_NONE = "not measured (in-process on a CPU)"
 
@@ -146,8 +146,19 @@ def _gpu_memory_peak():
 
 
 def _rss_bytes():
-  # Linux reports ru_maxrss in KiB.
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+  """Peak resident set size of this process since it started its program.
+
+  Linux keeps `ru_maxrss` across execve, so a subprocess would report the
+  peak of the parent it was forked from; `VmHWM` starts afresh at exec.
+  """
+  try:
+    with open("/proc/self/status", encoding="ascii") as status:
+      for line in status:
+        if line.startswith("VmHWM:"):
+          return int(line.split()[1]) * 1024  # In kB.
+  except OSError:
+    pass
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB.
 
 
 def run_here(spec, config, settings, subprocess_mode):
