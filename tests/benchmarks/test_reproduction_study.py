@@ -45,6 +45,15 @@ def test_methods_share_data_budget_and_schedule(args):
   teacher = _flags(study.command(study.Run("cola", "predecessor", 42), args))
   assert teacher["--model"] == "path/to/minilm"
   assert "--reinit-head" in teacher
+  assert teacher["--learning-rate"] == "0.0001"
+
+
+def test_task_may_give_the_teacher_its_own_learning_rate(args):
+  # RTE's teacher trains gentler and longer; its compression runs do not.
+  teacher = _flags(study.command(study.Run("rte", "predecessor", 42), args))
+  assert (teacher["--learning-rate"], teacher["--epochs"]) == ("3e-05", "8")
+  theseus = _flags(study.command(study.Run("rte", "theseus", 1), args))
+  assert (theseus["--learning-rate"], theseus["--epochs"]) == ("0.0001", "4")
 
 
 def test_bert_base_preset_is_the_papers_setup(tmp_path, glue_dir):
