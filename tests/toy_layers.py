@@ -60,3 +60,14 @@ def toy_data(num_examples=64, width=8, seed=0):
   x = rng.normal(size=(num_examples, width)).astype("float32")
   y = (x.sum(axis=1, keepdims=True) > 0).astype("float32")
   return x, y
+
+
+def random_bert_inputs(batch=2, length=7, padding=2, seed=0):
+  """A BERT input batch of random token ids; row 0 ends in `padding` pads."""
+  rng = np.random.default_rng(seed)
+  mask = np.ones((batch, length), "int32")
+  mask[0, length - padding:] = 0
+  ids = rng.integers(1, 50, (batch, length)).astype("int32") * mask
+  return {"input_ids": ids,
+          "attention_mask": mask,
+          "token_type_ids": np.zeros((batch, length), "int32")}

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from theseus_tf.backend import keras, register_serializable
 from theseus_tf.models import BertBackbone, BertEmbeddings, BertTransformerLayer
+from tests.toy_layers import random_bert_inputs
 
 SIZES = dict(vocabulary_size=50, num_layers=3, num_heads=2, hidden_dim=8,
              intermediate_dim=16, max_sequence_length=16)
@@ -15,17 +16,6 @@ def _backbone(**kwargs):
   args = dict(SIZES)
   args.update(kwargs)
   return BertBackbone(**args)
-
-
-def _batch(batch=2, seq=7, seed=0):
-  rng = np.random.default_rng(seed)
-  mask = np.ones([batch, seq], np.int32)
-  mask[0, seq - 2:] = 0
-  return {
-      "input_ids": rng.integers(1, 50, [batch, seq]).astype(np.int32) * mask,
-      "attention_mask": mask,
-      "token_type_ids": np.zeros([batch, seq], np.int32),
-  }
 
 
 @register_serializable
@@ -54,7 +44,7 @@ class _ScaledBlock(keras.layers.Layer):
 
 def test_outputs_and_attributes():
   backbone = _backbone()
-  outputs = backbone(_batch())
+  outputs = backbone(random_bert_inputs())
   assert set(outputs) == {"sequence_output", "pooled_output"}
   assert outputs["sequence_output"].shape == (2, 7, 8)
   assert outputs["pooled_output"].shape == (2, 8)
@@ -75,24 +65,25 @@ def test_outputs_and_attributes():
 def test_variable_sequence_length_and_int64_inputs():
   backbone = _backbone()
   for seq in (3, 11):
-    batch = {k: v.astype(np.int64) for k, v in _batch(seq=seq).items()}
+    batch = {k: v.astype(np.int64)
+             for k, v in random_bert_inputs(length=seq).items()}
     assert backbone(batch)["sequence_output"].shape == (2, seq, 8)
 
 
 def test_hidden_states_flag():
   backbone = _backbone(output_hidden_states=True)
-  outputs = backbone(_batch())
+  outputs = backbone(random_bert_inputs())
   hidden_states = outputs["hidden_states"]
   assert len(hidden_states) == 4
   np.testing.assert_allclose(hidden_states[-1], outputs["sequence_output"])
   layer_1 = backbone.transformer_layers[0](
-      hidden_states[0], attention_mask=_batch()["attention_mask"])
+      hidden_states[0], attention_mask=random_bert_inputs()["attention_mask"])
   np.testing.assert_allclose(hidden_states[1], layer_1, atol=1e-6)
 
 
 def test_pooler_is_tanh_dense_of_first_token():
   backbone = _backbone()
-  outputs = backbone(_batch())
+  outputs = backbone(random_bert_inputs())
   np.testing.assert_allclose(
       outputs["pooled_output"],
       backbone.pooler(outputs["sequence_output"][:, 0]),
@@ -117,7 +108,7 @@ def test_from_layers_shares_layers_and_weights():
   assert student.embeddings is teacher.embeddings
   assert student.pooler is teacher.pooler
   assert len(student.weights) == 5 + 2 * 12 + 2
-  batch = _batch()
+  batch = random_bert_inputs()
   hidden = teacher.embeddings(batch["input_ids"],
                               token_type_ids=batch["token_type_ids"])
   for layer in (layers[0], layers[2]):
@@ -132,7 +123,7 @@ def test_from_layers_with_wrapper_blocks(tmp_path):
             teacher.transformer_layers[1]]
   backbone = BertBackbone.from_layers(teacher.embeddings, blocks,
                                       teacher.pooler)
-  batch = _batch()
+  batch = random_bert_inputs()
   expected = backbone(batch)["pooled_output"]
   path = str(tmp_path / "backbone.keras")
   backbone.save(path)
@@ -144,7 +135,7 @@ def test_from_layers_with_wrapper_blocks(tmp_path):
 
 def test_keras_save_and_load(tmp_path):
   backbone = _backbone(output_hidden_states=True)
-  batch = _batch()
+  batch = random_bert_inputs()
   expected = backbone(batch)
   path = str(tmp_path / "backbone.keras")
   backbone.save(path)
@@ -161,7 +152,7 @@ def test_mixed_precision_runs_and_roughly_matches_float32(policy):
   reference = _backbone()
   backbone = _backbone(dtype=policy)
   backbone.set_weights(reference.get_weights())
-  batch = _batch()
+  batch = random_bert_inputs()
   outputs = backbone(batch)
   assert outputs["sequence_output"].dtype == tf.as_dtype(policy.split("_")[1])
   assert all(w.dtype in (tf.float32, "float32") for w in backbone.weights)
@@ -180,7 +171,7 @@ def test_global_mixed_precision_policy():
   keras.mixed_precision.set_global_policy("mixed_float16")
   try:
     backbone = _backbone()
-    outputs = backbone(_batch())
+    outputs = backbone(random_bert_inputs())
   finally:
     keras.mixed_precision.set_global_policy("float32")
   assert outputs["sequence_output"].dtype == tf.float16
@@ -194,7 +185,7 @@ def test_from_layers_mixes_layers_of_two_backbones(tmp_path):
       first.embeddings,
       [first.transformer_layers[0], second.transformer_layers[0]],
       first.pooler)
-  batch = _batch()
+  batch = random_bert_inputs()
   path = str(tmp_path / "mixed.keras")
   mixed.save(path)
   np.testing.assert_allclose(

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from theseus_tf.backend import keras, register_serializable
 from theseus_tf.models import BertBackbone, BertClassifier, build_bert_classifier
+from tests.toy_layers import random_bert_inputs
 
 
 def _backbone(**kwargs):
@@ -13,17 +14,6 @@ def _backbone(**kwargs):
               intermediate_dim=16, max_sequence_length=16)
   args.update(kwargs)
   return BertBackbone(**args)
-
-
-def _batch(batch=4, seq=6, seed=0):
-  rng = np.random.default_rng(seed)
-  mask = np.ones([batch, seq], np.int32)
-  mask[0, seq - 2:] = 0
-  return {
-      "input_ids": rng.integers(1, 50, [batch, seq]).astype(np.int32) * mask,
-      "attention_mask": mask,
-      "token_type_ids": np.zeros([batch, seq], np.int32),
-  }
 
 
 @register_serializable
@@ -54,7 +44,7 @@ class _WrapperBlock(keras.layers.Layer):
 
 def test_logits_shape_dtype_and_attributes():
   classifier = BertClassifier(_backbone(), num_classes=3)
-  logits = classifier(_batch())
+  logits = classifier(random_bert_inputs(batch=4, length=6))
   assert logits.shape == (4, 3)
   assert logits.dtype == tf.float32
   assert isinstance(classifier.backbone, BertBackbone)
@@ -67,13 +57,13 @@ def test_logits_shape_dtype_and_attributes():
 def test_one_output_is_regression():
   classifier = BertClassifier(_backbone(), num_classes=1)
   assert classifier.is_regression
-  assert classifier(_batch()).shape == (4, 1)
+  assert classifier(random_bert_inputs(batch=4, length=6)).shape == (4, 1)
 
 
 @pytest.mark.slow
 def test_fit_classification():
   keras.utils.set_random_seed(0)
-  batch = _batch(batch=8)
+  batch = random_bert_inputs(batch=8, length=6)
   classifier = BertClassifier(_backbone(dropout=0.0, attention_dropout=0.0),
                               num_classes=2, dropout=0.0)
   classifier.compile(
@@ -89,7 +79,7 @@ def test_fit_classification():
 
 @pytest.mark.slow
 def test_fit_regression_from_a_dataset():
-  batch = _batch(batch=8)
+  batch = random_bert_inputs(batch=8, length=6)
   regressor = BertClassifier(_backbone(), num_classes=1)
   regressor.compile(optimizer="adam", loss=keras.losses.MeanSquaredError())
   dataset = tf.data.Dataset.from_tensor_slices(
@@ -107,7 +97,7 @@ def test_get_config_round_trip_and_keras_save(tmp_path):
   assert clone.get_config()["id2label"] == config["id2label"]
   assert clone.id2label == {0: "negative", 1: "positive"}
 
-  batch = _batch()
+  batch = random_bert_inputs(batch=4, length=6)
   path = str(tmp_path / "classifier.keras")
   classifier.save(path)
   restored = keras.models.load_model(path)
@@ -125,7 +115,7 @@ def test_build_bert_classifier_from_blocks(tmp_path):
                                 head=teacher.output_dense, dropout=0.1)
   assert model.backbone.transformer_layers == blocks
   assert model.output_dense is teacher.output_dense
-  batch = _batch()
+  batch = random_bert_inputs(batch=4, length=6)
   # Same layers, same order: same function as the teacher.
   np.testing.assert_allclose(model(batch), teacher(batch), atol=1e-5)
 
@@ -152,7 +142,7 @@ def test_mixed_precision_logits_are_float32():
   reference = BertClassifier(_backbone(), num_classes=2)
   classifier = BertClassifier(_backbone(dtype="mixed_float16"), num_classes=2)
   classifier.set_weights(reference.get_weights())
-  batch = _batch()
+  batch = random_bert_inputs(batch=4, length=6)
   logits = classifier(batch)
   assert logits.dtype == tf.float32
   np.testing.assert_allclose(logits, reference(batch), atol=1e-2)
@@ -161,7 +151,7 @@ def test_mixed_precision_logits_are_float32():
 @pytest.mark.slow
 def test_fit_mixed_float16_uses_loss_scaling():
   classifier = BertClassifier(_backbone(dtype="mixed_float16"), num_classes=2)
-  batch = _batch()
+  batch = random_bert_inputs(batch=4, length=6)
   classifier.compile(
       optimizer="adam",
       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))

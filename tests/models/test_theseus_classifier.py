@@ -1,3 +1,5 @@
+"""Tests for theseus_tf.models.theseus_classifier."""
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from theseus_tf.models import (BertBackbone, BertClassifier,
                                build_theseus_classifier, from_pretrained,
                                load_tokenizer, save_pretrained,
                                set_shared_trainable)
+from tests.toy_layers import random_bert_inputs
 
 
 def tiny_classifier(num_layers=4, num_classes=3):
@@ -16,15 +19,6 @@ def tiny_classifier(num_layers=4, num_classes=3):
                           num_heads=2, hidden_dim=16, intermediate_dim=32,
                           max_sequence_length=32)
   return BertClassifier(backbone, num_classes=num_classes)
-
-
-def tiny_inputs(batch=4, length=10, seed=0):
-  rng = np.random.default_rng(seed)
-  mask = np.ones((batch, length), "int32")
-  mask[0, 6:] = 0
-  return {"input_ids": rng.integers(1, 50, (batch, length)).astype("int32"),
-          "attention_mask": mask,
-          "token_type_ids": np.zeros((batch, length), "int32")}
 
 
 def test_theseus_classifier_wraps_pairs_of_layers_with_bottom_init():
@@ -69,7 +63,7 @@ def test_stripped_theseus_classifier_is_a_plain_bert_classifier(tmp_path):
   teacher = tiny_classifier()
   model = build_theseus_classifier(
       teacher, num_modules=2, schedule=schedules.ConstantReplacement(0.5))
-  inputs = tiny_inputs()
+  inputs = random_bert_inputs(batch=4, length=10, padding=4)
   student = theseus_tf.strip_successor(model)
   assert isinstance(student, BertClassifier)
   assert student.backbone.num_layers == 2
