@@ -25,6 +25,7 @@ import pathlib
 import platform
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 
@@ -32,6 +33,10 @@ import numpy as np
 import tensorflow as tf
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from trainers.benchmarking.inference import folder_bytes, tflite_runner  # pylint: disable=g-import-not-at-top,wrong-import-position
+from trainers.benchmarking.models import build_plain_twin  # pylint: disable=g-import-not-at-top,wrong-import-position
 GLUE_DIR = REPO.parent / "shared" / "data" / "glue"
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 FEATURES = ("input_ids", "attention_mask", "token_type_ids")
@@ -50,30 +55,13 @@ def build_models():
   Theseus wrapping.
   """
   import theseus_tf  # pylint: disable=g-import-not-at-top
-  from theseus_tf.models import BertBackbone, BertClassifier, from_pretrained  # pylint: disable=g-import-not-at-top
+  from theseus_tf.models import from_pretrained  # pylint: disable=g-import-not-at-top
   from theseus_tf.models.theseus_classifier import build_theseus_classifier  # pylint: disable=g-import-not-at-top
   predecessor = from_pretrained(str(minilm_dir()), num_labels=2)
   successor = theseus_tf.strip_successor(
       build_theseus_classifier(predecessor, num_modules=3))
-  backbone = predecessor.backbone
-  plain = BertClassifier(
-      BertBackbone(vocabulary_size=backbone.vocabulary_size, num_layers=3,
-                   num_heads=backbone.num_heads, hidden_dim=backbone.hidden_dim,
-                   intermediate_dim=backbone.intermediate_dim,
-                   max_sequence_length=backbone.max_sequence_length),
-      num_classes=2)
-  plain(example_features(8))  # Build.
-  # Same weights as the successor, so that the comparison measures structure
-  # only (activation values can change kernel speed, e.g. denormals).
-  pairs = [(plain.backbone.embeddings, successor.backbone.embeddings),
-           (plain.backbone.pooler, successor.backbone.pooler),
-           (plain.output_dense, successor.output_dense)]
-  pairs += zip(plain.backbone.transformer_layers,
-               successor.backbone.transformer_layers)
-  for target, source in pairs:
-    target.set_weights(source.get_weights())
   return {"predecessor-6L": predecessor, "successor-3L": successor,
-          "plain-3L": plain}
+          "plain-3L": build_plain_twin(successor)}
 
 
 def example_features(seq_len, batch=1):
@@ -105,22 +93,6 @@ def interleaved_ms(fns, rounds, per_round=5, warmup=3):
         fn()
         times[key].append(time.perf_counter() - start)
   return {key: 1000 * statistics.median(t) for key, t in times.items()}
-
-
-def folder_bytes(path):
-  path = pathlib.Path(path)
-  if path.is_file():
-    return path.stat().st_size
-  return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def tflite_runner(path, threads):
-  import tensorflow_text as tf_text  # pylint: disable=g-import-not-at-top
-  from ai_edge_litert import interpreter  # pylint: disable=g-import-not-at-top
-  return interpreter.InterpreterWithCustomOps(
-      model_path=str(path), num_threads=threads,
-      custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS
-  ).get_signature_runner("serving_default")
 
 
 def export_model(name, model, workdir, args, calibration):
