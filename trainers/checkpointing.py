@@ -4,7 +4,8 @@
   (`tf.train.CheckpointManager`). The `ModuleReplacing` step counters are
   model variables, so the replacement rate resumes with them; the learning
   rate follows the optimizer's step; the data position is the step (see
-  `trainers.inputs`).
+  `trainers.inputs`); under Keras 3 the dropout masks continue too (the
+  layers' `SeedGenerator` states are saved beside the model).
 - `TrainerState`: `trainer_state.json`, the logged loss / learning rate /
   replacement rate and dev metrics, rewritten (atomically) at each save.
 - `BestModel`: `best_model/`, the best dev score so far (the paper's early
@@ -15,6 +16,7 @@ import pathlib
 
 import tensorflow as tf
 
+from theseus_tf.backend import IS_KERAS_3
 from trainers.atomic_io import (atomic_write_json, read_json, recover_dir,
                                 replace_dir)
 from trainers.errors import UsageError
@@ -41,6 +43,10 @@ class TrainingCheckpoint:
                max_to_keep=2):
     self._step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     self._checkpoint = tf.train.Checkpoint(
+        model=model, optimizer=optimizer, step=self._step,
+        seed_states=_seed_generator_states(model))
+    # For checkpoints written before the seed states were saved with them.
+    self._checkpoint_without_seed_states = tf.train.Checkpoint(
         model=model, optimizer=optimizer, step=self._step)
     self._manager = tf.train.CheckpointManager(
         self._checkpoint, str(write_dir), max_to_keep=max_to_keep)
@@ -55,8 +61,12 @@ class TrainingCheckpoint:
     latest = tf.train.latest_checkpoint(str(self._read_dir))
     if latest is None:
       return 0
+    has_seed_states = any(name.startswith("seed_states/")
+                          for name, _ in tf.train.list_variables(latest))
+    checkpoint = (self._checkpoint if has_seed_states
+                  else self._checkpoint_without_seed_states)
     try:
-      self._checkpoint.restore(latest).assert_existing_objects_matched()
+      checkpoint.restore(latest).assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as error:
       raise UsageError(
           f"checkpoint {latest} does not fit this model ({error}): it was "
@@ -70,6 +80,21 @@ class TrainingCheckpoint:
       return
     self._step.assign(step)
     self._manager.save(checkpoint_number=step)
+
+
+def _seed_generator_states(model):
+  """The Keras 3 `SeedGenerator` state variables of `model`'s layers.
+
+  Keras 3 lists them among a layer's variables but not as checkpoint
+  dependencies, so `tf.train.Checkpoint(model=...)` alone would restart every
+  dropout layer's random stream on resume. tf-keras draws dropout masks from
+  stateful ops that have no state to save: there a resumed run continues with
+  fresh masks (the replacement draws are exact in both).
+  """
+  if not IS_KERAS_3:
+    return []
+  return [variable for variable in model.non_trainable_variables
+          if variable.path.endswith("seed_generator_state")]
 
 
 class TrainerState:
