@@ -267,14 +267,25 @@ def _say(message):
 def execute(run, args):
   """Runs (or resumes) one run in a subprocess; caches its result."""
   argv = command(run, args)
-  out = run_dir(run, args)
+  return execute_command(
+      f"{run.task}/{run.name}", argv, run_dir(run, args),
+      result_path(run, args), args.threads,
+      lambda metrics, versions: summarize(run, args, argv, metrics, versions))
+
+
+def execute_command(label, argv, out, result_file, threads, make_record):
+  """Runs `theseus-tf argv` in `out` (resuming what is there).
+
+  Once it completes, `make_record(metrics, versions)` is cached in
+  `result_file`. Returns whether the run completed.
+  """
   out.mkdir(parents=True, exist_ok=True)
-  _say(f"[study] start {run.task}/{run.name}: theseus-tf {' '.join(argv)}")
+  _say(f"[study] start {label}: theseus-tf {' '.join(argv)}")
   env = dict(os.environ)
-  if args.threads:
+  if threads:
     # Small matrices: one process per core trains faster than one process
     # on every core.
-    env["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
+    env["TF_NUM_INTRAOP_THREADS"] = str(threads)
     env["TF_NUM_INTEROP_THREADS"] = "1"
   started = time.time()
   with open(out / "study.log", "a", encoding="utf-8") as log:
@@ -284,13 +295,11 @@ def execute(run, args):
   metrics_path = out / "metrics.json"
   metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
   if code != 0 or not metrics.get("completed"):
-    _say(f"[study] FAILED {run.task}/{run.name} (exit {code}): see "
-         f"{out / 'study.log'}")
+    _say(f"[study] FAILED {label} (exit {code}): see {out / 'study.log'}")
     return False
   versions = json.loads((out / "versions.json").read_text())
-  atomic_write_json(result_path(run, args),
-                    summarize(run, args, argv, metrics, versions))
-  _say(f"[study] done {run.task}/{run.name}: best dev score "
+  atomic_write_json(result_file, make_record(metrics, versions))
+  _say(f"[study] done {label}: best dev score "
        f"{metrics['best']['score']:.4f} ({(time.time() - started) / 60:.1f} "
        "min)")
   return True
@@ -435,10 +444,14 @@ def report_markdown(args):
 
 def write_report(args):
   """Replaces the preset's section of docs/RESULTS.md (appends it if new)."""
+  write_section(BEGIN_MARK.format(args.preset_name),
+                END_MARK.format(args.preset_name), report_markdown(args))
+
+
+def write_section(begin, end, section):
+  """Puts `section` (marks included) in place of docs/RESULTS.md's text
+  from `begin` to `end`, or appends it."""
   text = RESULTS_MD.read_text(encoding="utf-8")
-  begin = BEGIN_MARK.format(args.preset_name)
-  end = END_MARK.format(args.preset_name)
-  section = report_markdown(args)
   if begin in text and end in text:
     head, rest = text.split(begin, 1)
     text = head + section + rest.split(end, 1)[1]
