@@ -273,14 +273,16 @@ def execute(run, args):
       lambda metrics, versions: summarize(run, args, argv, metrics, versions))
 
 
-def execute_command(label, argv, out, result_file, threads, make_record):
+def execute_command(label, argv, out, result_file, threads, make_record,
+                    tag="study"):
   """Runs `theseus-tf argv` in `out` (resuming what is there).
 
   Once it completes, `make_record(metrics, versions)` is cached in
-  `result_file`. Returns whether the run completed.
+  `result_file`. Returns whether the run completed. `tag` starts its log
+  lines.
   """
   out.mkdir(parents=True, exist_ok=True)
-  _say(f"[study] start {label}: theseus-tf {' '.join(argv)}")
+  _say(f"[{tag}] start {label}: theseus-tf {' '.join(argv)}")
   env = dict(os.environ)
   if threads:
     # Small matrices: one process per core trains faster than one process
@@ -295,11 +297,11 @@ def execute_command(label, argv, out, result_file, threads, make_record):
   metrics_path = out / "metrics.json"
   metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
   if code != 0 or not metrics.get("completed"):
-    _say(f"[study] FAILED {label} (exit {code}): see {out / 'study.log'}")
+    _say(f"[{tag}] FAILED {label} (exit {code}): see {out / 'study.log'}")
     return False
   versions = json.loads((out / "versions.json").read_text())
   atomic_write_json(result_file, make_record(metrics, versions))
-  _say(f"[study] done {label}: best dev score "
+  _say(f"[{tag}] done {label}: best dev score "
        f"{metrics['best']['score']:.4f} ({(time.time() - started) / 60:.1f} "
        "min)")
   return True
@@ -448,7 +450,7 @@ def write_report(args):
                 END_MARK.format(args.preset_name), report_markdown(args))
 
 
-def write_section(begin, end, section):
+def write_section(begin, end, section, tag="study"):
   """Puts `section` (marks included) in place of docs/RESULTS.md's text
   from `begin` to `end`, or appends it."""
   text = RESULTS_MD.read_text(encoding="utf-8")
@@ -458,7 +460,7 @@ def write_section(begin, end, section):
   else:
     text = text.rstrip("\n") + "\n\n" + section + "\n"
   atomic_write_text(RESULTS_MD, text)
-  print(f"[study] tables written to {RESULTS_MD}", flush=True)
+  print(f"[{tag}] tables written to {RESULTS_MD}", flush=True)
 
 
 def parse_args(argv=None):

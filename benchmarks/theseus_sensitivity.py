@@ -145,7 +145,7 @@ def execute(run, args):
 
   return study.execute_command(
       f"{run.task}/{run.name}", argv, run_dir(run, args),
-      result_path(run, args), args.threads, make_record)
+      result_path(run, args), args.threads, make_record, tag="sensitivity")
 
 
 def run_all(args):
@@ -225,7 +225,8 @@ def report_markdown(args):
 
 
 def write_report(args):
-  study.write_section(BEGIN_MARK, END_MARK, report_markdown(args))
+  study.write_section(BEGIN_MARK, END_MARK, report_markdown(args),
+                      tag="sensitivity")
 
 
 def parse_args(argv=None):
