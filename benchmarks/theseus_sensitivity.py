@@ -125,6 +125,11 @@ def run_dir(run, args):
   return pathlib.Path(args.runs_dir) / run.task / run.name
 
 
+def _predecessor_model(task, args):
+  teacher = study.Run(task, "predecessor", study.PREDECESSOR_SEED)
+  return study.run_dir(teacher, args.study) / "best_model"
+
+
 def result_path(run, args):
   return pathlib.Path(args.results_dir) / run.task / f"{run.name}.json"
 
@@ -150,13 +155,6 @@ def execute(run, args):
 
 def run_all(args):
   """Runs every variant without a cached result, `--jobs` at a time."""
-  missing = [t for t in args.tasks if not study.result_path(
-      study.Run(t, "predecessor", study.PREDECESSOR_SEED), args.study).exists()]
-  if missing:
-    print(f"[sensitivity] no trained predecessor for {missing}: run "
-          "`python benchmarks/reproduction_study.py run --tasks "
-          f"{','.join(missing)} --methods theseus` first", file=sys.stderr)
-    return 2
   runs = planned_runs(args)
   pending = [r for r in runs if not result_path(r, args).exists()]
   print(f"[sensitivity] {len(runs) - len(pending)} of {len(runs)} runs "
@@ -165,6 +163,16 @@ def run_all(args):
     for run in pending:
       print("theseus-tf " + " ".join(command(run, args)))
     return 0
+  untrained = [task for task in args.tasks
+               if not _predecessor_model(task, args).is_dir()]
+  if untrained:
+    for task in untrained:
+      teacher = study.Run(task, "predecessor", study.PREDECESSOR_SEED)
+      print(f"[sensitivity] no trained predecessor at "
+            f"{_predecessor_model(task, args)}: every variant compresses the "
+            "study's. Train it with the study's command:\n  theseus-tf " +
+            " ".join(study.command(teacher, args.study)), file=sys.stderr)
+    return 2
   with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
     completed = list(pool.map(lambda run: execute(run, args), pending))
   write_report(args)
@@ -242,6 +250,10 @@ def parse_args(argv=None):
   parser.add_argument("--threads", type=int, default=1,
                       help="TensorFlow threads per run (0: TF's default)")
   parser.add_argument("--data-dir", default=str(study.DEFAULT_DATA_DIR))
+  parser.add_argument("--model", default=None,
+                      help="the checkpoint the study's predecessors were "
+                      "fine-tuned from (default: all-MiniLM-L6-v2), for the "
+                      "command that trains a missing one")
   parser.add_argument("--study-runs-dir", default=None,
                       help="the study's run folders, with its predecessors "
                       "(default: the minilm preset's)")
@@ -253,8 +265,9 @@ def parse_args(argv=None):
   parser.add_argument("--dry-run", action="store_true",
                       help="print the commands of the runs still to do")
   args = parser.parse_args(argv)
-  study_argv = ["run", "--tasks", args.tasks, "--data-dir", args.data_dir,
-                "--model", "unused"]
+  study_argv = ["run", "--tasks", args.tasks, "--data-dir", args.data_dir]
+  if args.model:
+    study_argv += ["--model", args.model]
   if args.study_runs_dir:
     study_argv += ["--runs-dir", args.study_runs_dir]
   if args.study_results_dir:

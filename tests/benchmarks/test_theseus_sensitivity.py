@@ -11,7 +11,7 @@ from benchmarks import theseus_sensitivity as sensitivity
 @pytest.fixture
 def args(tmp_path, glue_dir):
   return sensitivity.parse_args([
-      "run", "--data-dir", str(glue_dir),
+      "run", "--data-dir", str(glue_dir), "--model", "path/to/minilm",
       "--study-runs-dir", str(tmp_path / "study-runs"),
       "--study-results-dir", str(tmp_path / "study-results"),
       "--runs-dir", str(tmp_path / "runs"),
@@ -58,10 +58,16 @@ def test_unknown_variant_is_an_error(capsys):
   assert "unknown variant(s) ['cosine']" in capsys.readouterr().err
 
 
-def test_run_needs_the_studys_predecessors(args, capsys):
+def test_run_needs_the_studys_trained_predecessors(args, tmp_path, capsys):
+  # A fresh clone has the study's cached results but not its models.
+  (tmp_path / "study-runs" / "rte" / "predecessor" / "best_model").mkdir(
+      parents=True)
   assert sensitivity.run_all(args) == 2
-  assert "no trained predecessor for ['rte', 'mrpc']" in (
-      capsys.readouterr().err)
+  err = capsys.readouterr().err
+  assert "no trained predecessor at " in err
+  assert "mrpc/predecessor/best_model" in err and "rte/" not in err
+  assert "theseus-tf finetune --model path/to/minilm " in err
+  assert not (tmp_path / "runs").exists()
 
 
 def _record(directory, task, name, score):
