@@ -300,7 +300,10 @@ def execute_command(label, argv, out, result_file, threads, make_record,
     _say(f"[{tag}] FAILED {label} (exit {code}): see {out / 'study.log'}")
     return False
   versions = json.loads((out / "versions.json").read_text())
-  atomic_write_json(result_file, make_record(metrics, versions))
+  # Every dev evaluation, not only the best: the learning curve.
+  state = json.loads((out / "trainer_state.json").read_text())
+  atomic_write_json(result_file, {**make_record(metrics, versions),
+                                  "eval_history": state["eval_history"]})
   _say(f"[{tag}] done {label}: best dev score "
        f"{metrics['best']['score']:.4f} ({(time.time() - started) / 60:.1f} "
        "min)")

@@ -136,3 +136,35 @@ def test_report_lists_missing_runs(args):
   text = study.report_markdown(args)
   assert "| Predecessor (6 layers) | – | – | – | 90.0 | – | – |" in text
   assert "Not run yet (39 runs): mrpc/predecessor," in text
+
+
+def test_execute_caches_record_with_learning_curve(args, monkeypatch):
+  run = study.Run("mrpc", "theseus", 1)
+  out = study.run_dir(run, args)
+  evals = [{"step": 57, "score": 0.70}, {"step": 114, "score": 0.75}]
+
+  def fake_call(argv, **_):
+    assert argv[-len(study.command(run, args)):] == study.command(run, args)
+    metrics = {"completed": True, "best": {"score": 0.75, "step": 114},
+               "final": {"score": 0.75}, "plan": {"total_steps": 114},
+               "num_parameters": {"exported_model": 10},
+               "train_examples": 64, "eval_examples": 16}
+    for name, content in [("metrics.json", metrics), ("versions.json", {}),
+                          ("trainer_state.json", {"eval_history": evals})]:
+      (out / name).write_text(json.dumps(content))
+    return 0
+
+  monkeypatch.setattr(study.subprocess, "call", fake_call)
+  assert study.execute(run, args)
+  record = json.loads(study.result_path(run, args).read_text())
+  assert (record["method"], record["seed"], record["task"]) == (
+      "theseus", 1, "MRPC")
+  assert record["best"]["score"] == 0.75
+  assert record["eval_history"] == evals
+
+
+def test_execute_caches_nothing_for_a_failed_run(args, monkeypatch):
+  monkeypatch.setattr(study.subprocess, "call", lambda *_, **__: 1)
+  run = study.Run("rte", "distill", 2)
+  assert not study.execute(run, args)
+  assert not study.result_path(run, args).exists()
