@@ -61,11 +61,11 @@ class TrainingCheckpoint:
     latest = tf.train.latest_checkpoint(str(self._read_dir))
     if latest is None:
       return 0
-    has_seed_states = any(name.startswith("seed_states/")
-                          for name, _ in tf.train.list_variables(latest))
-    checkpoint = (self._checkpoint if has_seed_states
-                  else self._checkpoint_without_seed_states)
     try:
+      has_seed_states = any(name.startswith("seed_states/")
+                            for name, _ in tf.train.list_variables(latest))
+      checkpoint = (self._checkpoint if has_seed_states
+                    else self._checkpoint_without_seed_states)
       checkpoint.restore(latest).assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as error:
       raise UsageError(
