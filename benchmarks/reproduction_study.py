@@ -210,6 +210,18 @@ def command(run, args):
           "--eval-steps", str(eval_steps(run.task, args))] + common
 
 
+def command_flags(argv):
+  """`{--flag: value}` of a `command` list, in order (switches map to None)."""
+  flags, flag = {}, None
+  for item in argv[1:]:
+    if item.startswith("--"):
+      flag = item
+      flags[flag] = None
+    else:
+      flags[flag] = item
+  return flags
+
+
 def _steps_per_epoch(task, args):
   path = pathlib.Path(args.data_dir) / args.preset.tasks[task].name
   with open(path / "train.tsv", encoding="utf-8-sig") as f:

@@ -81,13 +81,7 @@ DEFAULT_TASKS = ("rte", "mrpc")
 def _with_flags(argv, variant):
   """`argv` (a subcommand, then `--flag [value]` items) changed by
   `variant`."""
-  pairs, index = [], 1
-  while index < len(argv):
-    flag = argv[index]
-    has_value = index + 1 < len(argv) and not argv[index + 1].startswith("--")
-    pairs.append((flag, argv[index + 1] if has_value else None))
-    index += 2 if has_value else 1
-  flags = dict(pairs)
+  flags = study.command_flags(argv)
   for flag in variant.drop:
     flags.pop(flag, None)
   flags.update(variant.flags)

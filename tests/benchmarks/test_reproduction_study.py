@@ -16,20 +16,12 @@ def args(tmp_path, glue_dir):
       "--results-dir", str(tmp_path / "results")])
 
 
-def _flags(argv):
-  """`--flag value` pairs of a command line (switches map to None)."""
-  flags, key = {}, None
-  for item in argv[1:]:
-    if item.startswith("--"):
-      key = item
-      flags[key] = None
-    else:
-      flags[key] = item
-  return flags
+def _flags(run, args):
+  return study.command_flags(study.command(run, args))
 
 
 def test_methods_share_data_budget_and_schedule(args):
-  commands = {m: _flags(study.command(study.Run("mrpc", m, 1), args))
+  commands = {m: _flags(study.Run("mrpc", m, 1), args)
               for m in study.METHODS}
   assert {c.pop("--method") for c in commands.values()} == set(study.METHODS)
   for c in commands.values():
@@ -42,7 +34,7 @@ def test_methods_share_data_budget_and_schedule(args):
   assert theseus["--base-rate"] == "0.3"
   assert theseus["--eval-steps"] == "57"
   assert theseus["--predecessor"].endswith("mrpc/predecessor/best_model")
-  teacher = _flags(study.command(study.Run("cola", "predecessor", 42), args))
+  teacher = _flags(study.Run("cola", "predecessor", 42), args)
   assert teacher["--model"] == "path/to/minilm"
   assert "--reinit-head" in teacher
   assert teacher["--learning-rate"] == "0.0001"
@@ -50,22 +42,22 @@ def test_methods_share_data_budget_and_schedule(args):
 
 def test_task_may_give_the_teacher_its_own_learning_rate(args):
   # RTE's teacher trains gentler and longer; its compression runs do not.
-  teacher = _flags(study.command(study.Run("rte", "predecessor", 42), args))
+  teacher = _flags(study.Run("rte", "predecessor", 42), args)
   assert (teacher["--learning-rate"], teacher["--epochs"]) == ("3e-05", "8")
-  theseus = _flags(study.command(study.Run("rte", "theseus", 1), args))
+  theseus = _flags(study.Run("rte", "theseus", 1), args)
   assert (theseus["--learning-rate"], theseus["--epochs"]) == ("0.0001", "4")
 
 
 def test_bert_base_preset_is_the_papers_setup(tmp_path, glue_dir):
   args = study.parse_args(["run", "--preset", "bert-base",
                            "--data-dir", str(glue_dir)])
-  flags = _flags(study.command(study.Run("sst2", "theseus", 2), args))
+  flags = _flags(study.Run("sst2", "theseus", 2), args)
   assert flags["--num-layers"] == "6"
   assert flags["--learning-rate"] == "2e-05"
   assert flags["--replacing-steps"] == "1000"
   assert "study-bert-base" in flags["--output-dir"]
-  assert _flags(study.command(study.Run("sst2", "predecessor", 42), args))[
-      "--model"] == "bert-base-uncased"
+  teacher = _flags(study.Run("sst2", "predecessor", 42), args)
+  assert teacher["--model"] == "bert-base-uncased"
 
 
 def test_unknown_task_is_an_error(capsys):

@@ -18,17 +18,6 @@ def args(tmp_path, glue_dir):
       "--results-dir", str(tmp_path / "results")])
 
 
-def _flags(argv):
-  flags, key = {}, None
-  for item in argv[1:]:
-    if item.startswith("--"):
-      key = item
-      flags[key] = None
-    else:
-      flags[key] = item
-  return flags
-
-
 @pytest.mark.parametrize("variant, changed", [
     ("constant", {"--schedule": "constant", "--replacement-rate": "0.5",
                   "--base-rate": "absent"}),
@@ -40,8 +29,8 @@ def _flags(argv):
 ])
 def test_each_variant_changes_only_its_flags(args, variant, changed):
   run = sensitivity.SensitivityRun("mrpc", variant, 2)
-  ours = _flags(sensitivity.command(run, args))
-  theirs = _flags(study.command(run.study_run(), args.study))
+  ours = study.command_flags(sensitivity.command(run, args))
+  theirs = study.command_flags(study.command(run.study_run(), args.study))
   assert ours.pop("--output-dir").endswith(f"runs/mrpc/{variant}-seed2")
   theirs.pop("--output-dir")
   differing = {flag for flag in set(ours) | set(theirs)
