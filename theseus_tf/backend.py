@@ -37,3 +37,62 @@ def add_step_variable(layer, name):
       trainable=False,
       aggregation=aggregation)
 
+
+
+def keras_flavour_of(layer):
+  """'Keras 3', 'tf-keras' or None: which Keras `layer`'s class comes from."""
+  for base in type(layer).__mro__:
+    module = base.__module__ or ""
+    if module.startswith("tf_keras."):
+      return "tf-keras"
+    if module.startswith("keras."):
+      return "Keras 3"
+  return None
+
+
+def check_keras_layer(layer, what):
+  """Raises a TypeError that says what to do if `layer` is no layer of `keras`.
+
+  The commonest cause is a layer from the other Keras (a `keras.layers.Dense`
+  from Keras 3 in a tf-keras program, or the reverse), which Keras itself
+  rejects with an obscure error much later.
+  """
+  if isinstance(layer, keras.layers.Layer):
+    return
+  flavour = keras_flavour_of(layer)
+  active = "Keras 3" if IS_KERAS_3 else "tf-keras (TF_USE_LEGACY_KERAS=1)"
+  if flavour is not None:
+    raise TypeError(
+        f"{what} must be layers of the active Keras, {active}, but "
+        f"'{getattr(layer, 'name', layer)}' is a {flavour} "
+        f"{type(layer).__name__}: build it with `tf.keras` (or "
+        "`theseus_tf.backend.keras`) instead of importing "
+        f"{'tf_keras' if flavour == 'tf-keras' else 'keras'} directly.")
+  raise TypeError(
+      f"{what} must be Keras layers, got {type(layer).__name__}: {layer!r}.")
+
+
+def freeze(layer):
+  """Makes `layer`, its sublayers and all their weights non-trainable.
+
+  Unlike `layer.trainable = False`, this also freezes weights created after
+  the layer was first frozen: Keras 3 creates them trainable (a frozen layer
+  built on loading, sublayers made in `build`) and skips the setter when the
+  flag is already False (`self.x = self.x` short circuit of its TensorFlow
+  backend).
+  """
+  for sublayer in layer._flatten_layers(include_self=True, recursive=True):  # pylint: disable=protected-access
+    keras.layers.Layer.trainable.fset(sublayer, False)
+
+
+def refreeze(layer):
+  """Calls `freeze` on every frozen layer in `layer` (itself included).
+
+  Call it once the model is built, so that the weights of layers frozen
+  before they existed follow their layer's `trainable` flag.
+  """
+  if not layer.trainable:
+    freeze(layer)
+    return
+  for sublayer in layer._flatten_layers(include_self=False, recursive=False):  # pylint: disable=protected-access
+    refreeze(sublayer)

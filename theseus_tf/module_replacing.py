@@ -5,14 +5,17 @@ import zlib
 import tensorflow as tf
 
 from theseus_tf import schedules
-from theseus_tf.backend import add_step_variable, keras, register_serializable
+from theseus_tf.backend import IS_KERAS_3
+from theseus_tf.backend import add_step_variable
+from theseus_tf.backend import check_keras_layer
+from theseus_tf.backend import freeze
+from theseus_tf.backend import keras
+from theseus_tf.backend import register_serializable
 from theseus_tf.sequential_block import SequentialBlock
 
 
 def _as_block(block, role, name):
   """Normalises a layer or a list of layers to a single Keras layer."""
-  if isinstance(block, keras.layers.Layer):
-    return block
   if isinstance(block, (list, tuple)):
     if not block:
       raise ValueError(
@@ -21,15 +24,17 @@ def _as_block(block, role, name):
     if len(block) == 1:
       return _as_block(block[0], role, name)
     return SequentialBlock(block, name=name)
-  raise TypeError(
-      f"The {role} block must be a Keras layer or a list of layers, got "
-      f"{type(block).__name__}: {block!r}.")
+  check_keras_layer(block, f"The {role} block")
+  return block
 
 
-def _build_block(block, input_shape):
-  """Builds `block` for `input_shape`; returns its output shape or None."""
-  if not block.built:
-    block.build(input_shape)
+def _static_shape(output):
+  """The static shape of the first tensor in `output`, as a tuple."""
+  return tuple(tf.nest.flatten(output)[0].shape)
+
+
+def _inferred_output_shape(block, input_shape):
+  """tf-keras: `block`'s output shape for `input_shape`, or None if unknown."""
   try:
     return tuple(block.compute_output_shape(input_shape))
   except (NotImplementedError, TypeError, ValueError):
@@ -39,6 +44,23 @@ def _build_block(block, input_shape):
 def _shapes_compatible(a, b):
   return len(a) == len(b) and all(
       x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def _as_spec(value):
+  """A `keras.KerasTensor` standing for a tensor; other values unchanged."""
+  if hasattr(value, "shape") and hasattr(value, "dtype"):
+    return keras.KerasTensor(tuple(value.shape), dtype=value.dtype)
+  return value
+
+
+@tf.custom_gradient
+def _with_zero_gradients(outputs, *weights):
+  """Identity on `outputs` that gives each of `weights` a zero gradient."""
+
+  def grad(output_gradient):
+    return (output_gradient,) + tuple(tf.zeros_like(w) for w in weights)
+
+  return tf.identity(outputs), grad
 
 
 @register_serializable
@@ -120,21 +142,60 @@ class ModuleReplacing(keras.layers.Layer):
       seed = zlib.crc32(self.name.encode("utf-8")) & 0x7FFFFFFF
     self.seed = int(seed)
     self.freeze_predecessor = bool(freeze_predecessor)
+    self._freeze_predecessor()
+    # Keras 3 checks the blocks' output shapes by tracing them with the first
+    # call's arguments (see `_check_output_shapes`); tf-keras in `build`.
+    self._output_shapes_checked = False
+
+  def _freeze_predecessor(self):
     if self.freeze_predecessor:
-      self.predecessor.trainable = False
+      # Also freezes weights created since the last time (Keras 3 creates
+      # them trainable when a frozen layer is built later, e.g. on loading).
+      freeze(self.predecessor)
 
   def build(self, input_shape):
-    predecessor_shape = _build_block(self.predecessor, input_shape)
-    successor_shape = _build_block(self.successor, input_shape)
+    for block in (self.predecessor, self.successor):
+      if not block.built:
+        block.build(input_shape)
+    if not IS_KERAS_3:
+      self._check_output_shapes(
+          _inferred_output_shape(self.predecessor, input_shape),
+          _inferred_output_shape(self.successor, input_shape),
+          f"input shape {tuple(input_shape)}")
+    self._freeze_predecessor()
+    self.replacement_step = add_step_variable(self, "replacement_step")
+    self.built = True
+
+  def _check_output_shapes(self, predecessor_shape, successor_shape, where):
     if (predecessor_shape is not None and successor_shape is not None and
         not _shapes_compatible(predecessor_shape, successor_shape)):
       raise ValueError(
           f"In ModuleReplacing layer '{self.name}', the successor's output "
           f"shape {successor_shape} differs from the predecessor's "
-          f"{predecessor_shape} for input shape {tuple(input_shape)}: the "
-          "successor must be a drop-in replacement of the predecessor.")
-    self.replacement_step = add_step_variable(self, "replacement_step")
-    self.built = True
+          f"{predecessor_shape} for {where}: the successor must be a drop-in "
+          "replacement of the predecessor.")
+    self._output_shapes_checked = True
+
+  def _trace_blocks(self, inputs, kwargs):
+    """Keras 3: traces both blocks symbolically; returns the successor's spec.
+
+    Checks that their outputs have one shape, whichever block a draw picks,
+    and creates the weights of sublayers that blocks make on their first call
+    (frozen at once in the predecessor).
+    """
+    inputs = tf.nest.map_structure(_as_spec, inputs)
+    kwargs = tf.nest.map_structure(_as_spec, kwargs)
+    predecessor_spec = self.predecessor.compute_output_spec(inputs, **kwargs)
+    successor_spec = self.successor.compute_output_spec(inputs, **kwargs)
+    self._freeze_predecessor()
+    self._check_output_shapes(
+        _static_shape(predecessor_spec), _static_shape(successor_spec),
+        f"input shape {_static_shape(inputs)}")
+    return successor_spec
+
+  def compute_output_spec(self, inputs, training=None, **kwargs):
+    del training  # The output spec is the same in training and inference.
+    return self._trace_blocks(inputs, kwargs)
 
   def replacement_rate(self, step=None):
     """The replacement rate p at `step` (default: the current step)."""
@@ -156,16 +217,37 @@ class ModuleReplacing(keras.layers.Layer):
     return draw < self.replacement_rate(step)
 
   def call(self, inputs, training=None, **kwargs):
+    if IS_KERAS_3 and not self._output_shapes_checked:
+      self._trace_blocks(inputs, kwargs)
+
     def run_successor():
       return self.successor(inputs, training=training, **kwargs)
 
     def run_predecessor():
       return self.predecessor(inputs, training=training, **kwargs)
 
+    def run_drawn_block_eagerly(uses_successor):
+      # In a compiled step `tf.cond` gives the weights of the block that did
+      # not run a zero gradient; eager `tf.cond` runs one branch only, which
+      # would give them none. Zeros in both modes: one semantics, and no
+      # "gradients do not exist" warning at every eager step.
+      if bool(uses_successor):
+        outputs, idle_block = run_successor(), self.predecessor
+      else:
+        outputs, idle_block = run_predecessor(), self.successor
+      if not idle_block.trainable_weights:
+        return outputs
+      flat = tf.nest.flatten(outputs)
+      flat[0] = _with_zero_gradients(flat[0], *idle_block.trainable_weights)
+      return tf.nest.pack_sequence_as(outputs, flat)
+
     def draw_and_run():
       step = tf.convert_to_tensor(self.replacement_step)
-      outputs = tf.cond(
-          self.uses_successor(step), run_successor, run_predecessor)
+      if tf.executing_eagerly():
+        outputs = run_drawn_block_eagerly(self.uses_successor(step))
+      else:
+        outputs = tf.cond(
+            self.uses_successor(step), run_successor, run_predecessor)
       # After the draw: auto control dependencies keep reads before this.
       self.replacement_step.assign_add(1)
       return outputs

@@ -20,9 +20,15 @@ def copy_layer(layer, name):
         f"Layer '{layer.name}' is not built, so there are no weights to copy: "
         "build the predecessor model (call it once or pass `keras.Input`s) "
         "before creating successors.")
+  build_config = layer.get_build_config()
+  if not build_config:
+    raise ValueError(
+        f"Layer '{layer.name}' was built without a recorded input shape, so "
+        "its copy cannot be built: build it by calling it on an input (e.g. "
+        "`layer(keras.Input(shape))`) rather than with `layer.build`.")
   config = dict(layer.get_config(), name=name, trainable=True)
   clone = layer.__class__.from_config(config)
-  clone.build_from_config(layer.get_build_config())
+  clone.build_from_config(build_config)
   clone.set_weights(layer.get_weights())
   return clone
 

@@ -1,6 +1,6 @@
 """The BERT encoder as a Keras Functional model: embeddings, layers, pooler."""
 
-from theseus_tf.backend import IS_KERAS_3, keras, register_serializable
+from theseus_tf.backend import IS_KERAS_3, keras, refreeze, register_serializable
 from theseus_tf.models.bert_embeddings import BertEmbeddings
 from theseus_tf.models.bert_transformer_layer import BertTransformerLayer
 
@@ -233,6 +233,8 @@ class BertBackbone(keras.Model):
     self.layer_norm_epsilon = getattr(embeddings, "layer_norm_epsilon", None)
     self.initializer_range = getattr(embeddings, "initializer_range", 0.02)
     self.pad_token_id = getattr(embeddings, "pad_token_id", None)
+    # Layers frozen before they were built (on loading) get frozen weights.
+    refreeze(self)
 
   @property
   def num_layers(self):

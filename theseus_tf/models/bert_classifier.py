@@ -1,6 +1,6 @@
 """Sequence classification / regression on top of a `BertBackbone`."""
 
-from theseus_tf.backend import IS_KERAS_3, keras, register_serializable
+from theseus_tf.backend import IS_KERAS_3, keras, refreeze, register_serializable
 from theseus_tf.models.bert_backbone import BertBackbone, bert_inputs
 
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification",
@@ -141,6 +141,8 @@ class BertClassifier(keras.Model):
     self.dropout = dropout
     self.problem_type = problem_type
     self.id2label = _normalize_id2label(id2label, num_classes)
+    # Layers frozen before they were built (on loading) get frozen weights.
+    refreeze(self)
 
   @property
   def is_regression(self):
