@@ -1,6 +1,8 @@
 """Removes the predecessors from a Theseus model, keeping the successors."""
 
-from theseus_tf.backend import keras
+import tensorflow as tf
+
+from theseus_tf.backend import IS_KERAS_3, keras
 from theseus_tf.module_replacing import ModuleReplacing, module_replacing_layers
 
 
@@ -57,7 +59,41 @@ def strip_successor(model):
       return strip_successor(layer)
     return layer  # Shared, as in strip_pruning: no copy of the weights.
 
+  if not IS_KERAS_3 and not isinstance(model, keras.Sequential):
+    return _rebuild_tf_keras_functional(model, strip_layer)
   return keras.models.clone_model(model, clone_function=strip_layer)
+
+
+def _rebuild_tf_keras_functional(model, replace_layer):
+  """tf-keras: `model`'s graph on new inputs, each layer through `replace_layer`.
+
+  tf-keras' `clone_model` never returns when a layer is replaced by a
+  Functional model (it numbers that model's graph nodes from 1, the config
+  from 0, and waits for node 0 forever), so this walks the graph the way
+  tf-keras' own `Functional._run_internal_graph` does.
+  """
+  # pylint: disable=protected-access
+  new_inputs = [
+      keras.Input(batch_shape=x.shape, dtype=x.dtype, name=name)
+      for x, name in zip(model.inputs, model.input_names)
+  ]
+  usage = model._tensor_usage_count
+  tensors = {}
+  for x, y in zip(model.inputs, new_inputs):
+    tensors[str(id(x))] = [y] * usage[str(id(x))]
+  for depth in sorted(model._nodes_by_depth, reverse=True):
+    for node in model._nodes_by_depth[depth]:
+      if node.is_input or any(i not in tensors for i in node.flat_input_ids):
+        continue  # Inputs exist already; a node off the paths is skipped.
+      args, kwargs = node.map_arguments(tensors)
+      outputs = replace_layer(node.layer)(*args, **kwargs)
+      for x_id, y in zip(node.flat_output_ids, tf.nest.flatten(outputs)):
+        tensors[x_id] = [y] * usage[x_id]
+  outputs = [tensors[str(id(x))].pop() for x in model.outputs]
+  return keras.Model(
+      inputs=tf.nest.pack_sequence_as(model._nested_inputs, new_inputs),
+      outputs=tf.nest.pack_sequence_as(model._nested_outputs, outputs),
+      name=model.name)
 
 
 def _is_graph_network(model):
