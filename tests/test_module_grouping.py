@@ -54,3 +54,10 @@ def test_successor_initialisation_choices():
 def test_bad_successor_initialisation(args, message):
   with pytest.raises(ValueError, match=message):
     select_successor_layers(*args)
+
+
+def test_one_layer_modules_warn_that_nothing_is_compressed():
+  with pytest.warns(UserWarning, match="nothing is compressed"):
+    group_modules(4, num_modules=4)
+  with pytest.warns(UserWarning, match="nothing is compressed"):
+    group_modules(3, grouping=[1, 1, 1])

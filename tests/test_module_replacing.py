@@ -1,10 +1,12 @@
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import theseus_tf
 from theseus_tf import schedules
-from theseus_tf.backend import keras
+from theseus_tf.backend import IS_KERAS_3, keras
 from tests.toy_layers import CountingDense, calls, toy_data
 
 WIDTH = 8
@@ -158,6 +160,67 @@ def test_mismatched_block_output_shapes_are_rejected():
       CountingDense(WIDTH), CountingDense(WIDTH * 2), name="bad_module")
   with pytest.raises(ValueError, match=r"bad_module.*successor's output shape"):
     module(keras.Input((WIDTH,)))
+
+
+class ShapelessDense(keras.layers.Layer):
+  """A Dense without `compute_output_shape`: Keras must trace it for shapes."""
+
+  def __init__(self, units, **kwargs):
+    super().__init__(**kwargs)
+    self.units = units
+
+  def build(self, input_shape):
+    self.kernel = self.add_weight(
+        name="kernel", shape=(input_shape[-1], self.units))
+
+  def call(self, inputs):
+    return tf.matmul(inputs, self.kernel)
+
+
+def test_mismatched_shapes_of_blocks_without_compute_output_shape():
+  make = lambda: theseus_tf.ModuleReplacing(
+      ShapelessDense(WIDTH), ShapelessDense(WIDTH // 2),
+      schedule=schedules.ConstantReplacement(0.5), name="bad_module")
+  with pytest.raises(ValueError, match=r"bad_module.*successor's output shape"):
+    make()(keras.Input((WIDTH,)))
+  with pytest.raises(ValueError, match=r"bad_module.*successor's output shape"):
+    make()(tf.zeros((2, WIDTH)), training=True)  # Eagerly, on a fresh layer.
+
+
+def test_other_keras_layers_are_rejected_with_what_to_do():
+  if IS_KERAS_3:
+    import tf_keras as other_keras  # pylint: disable=import-outside-toplevel
+    name = "tf-keras"
+  else:
+    import keras as other_keras  # pylint: disable=import-outside-toplevel
+    name = "Keras 3"
+  with pytest.raises(TypeError, match=rf"is a {name} Dense.*tf\.keras"):
+    theseus_tf.ModuleReplacing(other_keras.layers.Dense(WIDTH),
+                               CountingDense(WIDTH))
+  with pytest.raises(TypeError, match=rf"is a {name} Dense"):
+    theseus_tf.replace_modules([other_keras.layers.Dense(WIDTH)] * 2, 1)
+
+
+def fit_with_adam(run_eagerly):
+  """Successor weights after 12 Adam steps at p = 0.5, from fixed weights."""
+  keras.utils.set_random_seed(0)
+  model, modules = build_model(schedules.ConstantReplacement(0.5))
+  model.compile(keras.optimizers.Adam(0.05), "mse", run_eagerly=run_eagerly)
+  x, y = toy_data(96)
+  model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+  return [m.successor.kernel.numpy() for m in modules], modules
+
+
+def test_undrawn_successors_get_zero_gradients_eagerly_and_compiled(caplog):
+  compiled, modules = fit_with_adam(run_eagerly=False)
+  # Some steps ran a predecessor: the successor had no gradient there.
+  assert any(not bool(m.uses_successor(t)) for m in modules for t in range(12))
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # "Gradients do not exist" at each step.
+    eager, _ = fit_with_adam(run_eagerly=True)
+  assert "Gradients do not exist" not in caplog.text
+  for a, b in zip(compiled, eager):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_config_round_trip():

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -77,3 +79,31 @@ def test_linear_replacement_rejects_bad_arguments(kwargs, message):
 def test_get_rejects_what_is_not_a_schedule():
   with pytest.raises((TypeError, ValueError)):
     schedules.get(0.5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: schedules.ConstantReplacement(np.float32(0.5), np.int64(10)),
+    lambda: schedules.LinearReplacement(np.float64(0.3), np.float32(4e-4)),
+])
+def test_numpy_scalars_are_numbers(make):
+  schedule = make()
+  config = schedule.get_config()
+  assert all(type(v) in (float, int) for v in config.values())
+  assert json.dumps(config)  # Serialisable in `.keras` files.
+
+
+@pytest.mark.parametrize("make", [
+    lambda: schedules.ConstantReplacement(True),
+    lambda: schedules.ConstantReplacement("0.5"),
+    lambda: schedules.ConstantReplacement(np.array([0.5])),
+    lambda: schedules.LinearReplacement(True, 0.1),
+    lambda: schedules.LinearReplacement(0.3, "4e-4"),
+])
+def test_bools_strings_and_arrays_are_not_rates(make):
+  with pytest.raises(TypeError, match="must be a number"):
+    make()
+
+
+def test_replacing_steps_rejects_bools():
+  with pytest.raises(ValueError, match="non-negative integer"):
+    schedules.ConstantReplacement(0.5, replacing_steps=True)

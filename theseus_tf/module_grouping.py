@@ -1,5 +1,7 @@
 """Which predecessor layers form each module, and which initialise successors."""
 
+import warnings
+
 SUCCESSOR_INIT_CHOICES = ("bottom", "top", "every_k")
 
 
@@ -33,7 +35,7 @@ def group_modules(num_layers, num_modules=None, grouping=None):
       raise ValueError(
           f"`grouping` has {len(groups)} modules but `num_modules` is "
           f"{num_modules}: pass one of them, or make them agree.")
-    return groups
+    return _warn_if_no_compression(num_layers, groups)
   if not isinstance(num_modules, int) or num_modules < 1:
     raise ValueError(
         f"`num_modules` must be a positive integer, got {num_modules!r}.")
@@ -47,7 +49,19 @@ def group_modules(num_layers, num_modules=None, grouping=None):
         f"Pass an explicit `grouping` of module sizes that sum to {num_layers}, "
         f"e.g. {_example_sizes(num_layers, num_modules)}.")
   size = num_layers // num_modules
-  return [list(range(i * size, (i + 1) * size)) for i in range(num_modules)]
+  return _warn_if_no_compression(
+      num_layers,
+      [list(range(i * size, (i + 1) * size)) for i in range(num_modules)])
+
+
+def _warn_if_no_compression(num_layers, groups):
+  if len(groups) == num_layers:
+    warnings.warn(
+        f"{num_layers} layers in {len(groups)} modules: every module is one "
+        "layer, so the successor is as deep as the predecessor and nothing "
+        "is compressed. Use fewer modules (e.g. "
+        f"num_modules={max(1, num_layers // 2)}).", UserWarning, stacklevel=3)
+  return groups
 
 
 def _example_sizes(num_layers, num_modules):

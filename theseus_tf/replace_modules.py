@@ -1,6 +1,6 @@
 """Builds successor layers and wraps a stack of layers into Theseus modules."""
 
-from theseus_tf.backend import keras
+from theseus_tf.backend import check_keras_layer, keras
 from theseus_tf.module_grouping import group_modules, select_successor_layers
 from theseus_tf.module_replacing import ModuleReplacing
 
@@ -95,8 +95,7 @@ def replace_modules(layers,
   """
   layers = list(layers)
   for layer in layers:
-    if not isinstance(layer, keras.layers.Layer):
-      raise TypeError(f"Expected Keras layers, got {type(layer).__name__}.")
+    check_keras_layer(layer, "The layers to replace")
   groups = group_modules(len(layers), num_modules, grouping)
   successors = build_successor_layers(
       layers, len(groups), init, name_prefix=f"{name_prefix}_successor")

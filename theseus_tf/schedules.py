@@ -7,7 +7,9 @@ change at every step without retracing.
 """
 
 import abc
+import numbers
 
+import numpy as np
 import tensorflow as tf
 
 from theseus_tf.backend import keras, register_serializable
@@ -49,11 +51,22 @@ class ReplacementSchedule(metaclass=abc.ABCMeta):
     return f"{type(self).__name__}({args})"
 
 
+def _as_number(name, value):
+  """`value` as a float: Python and NumPy reals; not bools, strings or arrays."""
+  if isinstance(value, (bool, np.bool_)) or not isinstance(
+      value, (numbers.Real, np.floating, np.integer)):
+    raise TypeError(
+        f"`{name}` must be a number, got {type(value).__name__}: {value!r}.")
+  return float(value)
+
+
 def _check_probability(name, value, allow_zero):
+  value = _as_number(name, value)
   lower_ok = value >= 0 if allow_zero else value > 0
-  if not (isinstance(value, (int, float)) and lower_ok and value <= 1):
+  if not (lower_ok and value <= 1):
     interval = "[0, 1]" if allow_zero else "(0, 1]"
     raise ValueError(f"`{name}` must be a probability in {interval}, got {value!r}.")
+  return value
 
 
 @register_serializable
@@ -77,14 +90,16 @@ class ConstantReplacement(ReplacementSchedule):
   """
 
   def __init__(self, rate, replacing_steps=None):
-    _check_probability("rate", rate, allow_zero=False)
+    self.rate = _check_probability("rate", rate, allow_zero=False)
     if replacing_steps is not None and (
-        not isinstance(replacing_steps, int) or replacing_steps < 0):
+        isinstance(replacing_steps, (bool, np.bool_)) or
+        not isinstance(replacing_steps, (int, np.integer)) or
+        replacing_steps < 0):
       raise ValueError(
           "`replacing_steps` must be a non-negative integer number of steps or "
           f"None (never switch to p = 1), got {replacing_steps!r}.")
-    self.rate = float(rate)
-    self.replacing_steps = replacing_steps
+    self.replacing_steps = (
+        None if replacing_steps is None else int(replacing_steps))
 
   def __call__(self, step):
     rate = tf.constant(self.rate, tf.float32)
@@ -115,11 +130,10 @@ class LinearReplacement(ReplacementSchedule):
   """
 
   def __init__(self, base_rate, slope):
-    _check_probability("base_rate", base_rate, allow_zero=True)
-    if not isinstance(slope, (int, float)) or slope < 0:
+    self.base_rate = _check_probability("base_rate", base_rate, allow_zero=True)
+    self.slope = _as_number("slope", slope)
+    if self.slope < 0:
       raise ValueError(f"`slope` must be a number >= 0, got {slope!r}.")
-    self.base_rate = float(base_rate)
-    self.slope = float(slope)
 
   def __call__(self, step):
     # float64 keeps base + k * t exact to ~1e-12 even at millions of steps.

@@ -1,6 +1,6 @@
 """A block of layers applied in order, forwarding extra call arguments."""
 
-from theseus_tf.backend import keras, register_serializable
+from theseus_tf.backend import check_keras_layer, keras, register_serializable
 
 
 @register_serializable
@@ -31,10 +31,7 @@ class SequentialBlock(keras.layers.Layer):
     if not layers:
       raise ValueError("`SequentialBlock` needs at least one layer, got none.")
     for layer in layers:
-      if not isinstance(layer, keras.layers.Layer):
-        raise TypeError(
-            "`SequentialBlock` takes Keras layers, got "
-            f"{type(layer).__name__}: {layer!r}.")
+      check_keras_layer(layer, "The layers of a `SequentialBlock`")
     self.block_layers = layers
 
   def build(self, input_shape):
