@@ -129,3 +129,26 @@ def test_compress_real_minilm_on_real_sst2(minilm_dir, glue_dir):
     np.testing.assert_array_equal(v.numpy(), expected)
   assert all(not np.array_equal(b, v.numpy())
              for b, v in zip(successor_before, model.trainable_weights))
+
+
+def trainable_flags(model):
+  return ([layer.trainable for layer in model._flatten_layers()],  # pylint: disable=protected-access
+          [v.name for v in model.trainable_weights])
+
+
+@pytest.mark.parametrize("make_model, kwargs, error, message", [
+    (lambda: tiny_classifier(num_layers=4), dict(num_modules=3), ValueError,
+     "do not divide"),
+    (lambda: tiny_classifier(num_layers=4), dict(num_modules=2, init="middle"),
+     ValueError, "init"),
+    (lambda: tiny_classifier(num_layers=4).backbone, dict(num_modules=2),
+     TypeError, r"compresses a `theseus_tf\.models\.BertClassifier`.*BertBackbone"
+     r".*replace_modules"),
+])
+def test_a_failed_build_leaves_the_callers_model_untouched(
+    make_model, kwargs, error, message):
+  model = make_model()
+  before = trainable_flags(model)
+  with pytest.raises(error, match=message):
+    build_theseus_classifier(model, **kwargs)
+  assert trainable_flags(model) == before

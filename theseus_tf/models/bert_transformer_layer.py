@@ -48,7 +48,9 @@ def padding_mask_to_attention_bias(attention_mask):
   is added to float32 attention scores, so that softmax never sees float16.
   """
   mask = tf.cast(attention_mask, tf.float32)
-  return (1.0 - mask)[:, tf.newaxis, tf.newaxis, :] * _MASK_BIAS
+  # `expand_dims`, not `[:, None, None, :]`: TFLite has no builtin for a
+  # strided slice with new axes on dynamic shapes (`model.export` -> TFLite).
+  return tf.expand_dims(tf.expand_dims(1.0 - mask, 1), 1) * _MASK_BIAS
 
 
 @register_serializable

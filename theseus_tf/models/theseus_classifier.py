@@ -1,7 +1,9 @@
 """Turns a BERT classifier into a BERT-of-Theseus model in one call."""
 
-from theseus_tf.replace_modules import replace_modules
+from theseus_tf.module_grouping import group_modules
+from theseus_tf.models.bert_classifier import BertClassifier
 from theseus_tf.models.bert_classifier import build_bert_classifier
+from theseus_tf.replace_modules import replace_modules
 
 
 def shared_layers(model):
@@ -11,6 +13,22 @@ def shared_layers(model):
   """
   backbone = model.backbone
   return [backbone.embeddings, backbone.pooler, model.output_dense]
+
+
+def _check_predecessor(predecessor):
+  if isinstance(predecessor, BertClassifier) and predecessor.built:
+    return
+  if isinstance(predecessor, BertClassifier):
+    raise ValueError(
+        f"The predecessor '{predecessor.name}' is not built: call it on a "
+        "batch (or load it with `theseus_tf.models.from_pretrained`) first.")
+  raise TypeError(
+      "`build_theseus_classifier` compresses a "
+      "`theseus_tf.models.BertClassifier` (e.g. from "
+      "`theseus_tf.models.from_pretrained`), got "
+      f"{type(predecessor).__module__}.{type(predecessor).__name__}. For "
+      "another stack of Keras layers, wrap them with "
+      "`theseus_tf.replace_modules` and build your model around the modules.")
 
 
 def set_shared_trainable(model, trainable):
@@ -75,7 +93,11 @@ def build_theseus_classifier(predecessor,
   student = theseus_tf.strip_successor(model)
   ```
   """
+  _check_predecessor(predecessor)
   backbone = predecessor.backbone
+  # Everything that can fail is checked before `replace_modules` freezes the
+  # predecessor's layers: on error the caller's model is left as it was.
+  group_modules(backbone.num_layers, num_modules, grouping)
   modules = replace_modules(
       backbone.transformer_layers,
       num_modules=num_modules,
