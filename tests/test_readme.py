@@ -1,0 +1,67 @@
+"""Every Python block of README.md runs as written, in order, in both modes.
+
+The blocks run in one namespace (later blocks use what earlier ones made), in
+a temporary folder that holds what they name: `my-finetuned-bert/` (the tiny
+fixture classifier, with a trained head as a fine-tuned model has) and
+`glue/SST-2/` (the first 64 real SST-2 sentences).
+"""
+
+import os
+import pathlib
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+README = REPO_ROOT / "README.md"
+NUM_EXAMPLES = 64
+
+
+def python_blocks(text):
+  return re.findall(r"^```python\n(.*?)^```", text, flags=re.M | re.S)
+
+
+def write_sst2_subset(glue_dir, folder):
+  (folder / "SST-2").mkdir(parents=True)
+  for split in ("train", "dev"):
+    lines = (glue_dir / "SST-2" / f"{split}.tsv").read_text("utf-8").splitlines()
+    (folder / "SST-2" / f"{split}.tsv").write_text(
+        "\n".join(lines[:NUM_EXAMPLES + 1]) + "\n", "utf-8")
+
+
+def write_finetuned_teacher(fixtures_dir, folder):
+  from theseus_tf.models import from_pretrained, save_pretrained  # pylint: disable=import-outside-toplevel
+  source = fixtures_dir / "tiny-bert-classifier"
+  teacher = from_pretrained(str(source))
+  teacher.output_dense.bias.assign(np.array([0.1, -0.1, 0.05], np.float32))
+  save_pretrained(teacher, str(folder))
+  for name in ("tokenizer.json", "tokenizer_config.json"):
+    shutil.copy(source / name, folder / name)
+
+
+def test_readme_has_the_blocks_this_test_expects():
+  blocks = python_blocks(README.read_text("utf-8"))
+  assert len(blocks) >= 3
+  assert any("load_model" in block for block in blocks)
+
+
+@pytest.mark.slow
+def test_every_python_block_of_the_readme_runs(glue_dir, fixtures_dir,
+                                               tmp_path, monkeypatch):
+  write_sst2_subset(glue_dir, tmp_path / "glue")
+  write_finetuned_teacher(fixtures_dir, tmp_path / "my-finetuned-bert")
+  monkeypatch.chdir(tmp_path)
+  namespace = {}
+  for number, block in enumerate(python_blocks(README.read_text("utf-8")), 1):
+    try:
+      exec(compile(block, f"README.md python block {number}", "exec"),  # pylint: disable=exec-used
+           namespace)
+    except Exception as error:
+      raise AssertionError(
+          f"README.md python block {number} failed:\n{block}") from error
+  assert (tmp_path / "student" / "config.json").is_file()
+  assert (tmp_path / "serving_models" / "sst2" / "1" / "saved_model.pb").is_file()
+  assert os.path.getsize(tmp_path / "student.tflite") > 0
