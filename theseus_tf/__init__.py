@@ -13,6 +13,7 @@ from theseus_tf.module_grouping import group_modules
 from theseus_tf.module_grouping import select_successor_layers
 from theseus_tf.module_replacing import ModuleReplacing
 from theseus_tf.module_replacing import module_replacing_layers
+from theseus_tf.module_stack import ModuleStack
 from theseus_tf.replace_modules import build_successor_layers
 from theseus_tf.replace_modules import copy_layer
 from theseus_tf.replace_modules import replace_modules

@@ -53,6 +53,19 @@ def _as_spec(value):
   return value
 
 
+def _any(*conditions):
+  """Logical or of Python bools and bool tensors; a Python bool if it can be."""
+  if any(c is True for c in conditions):
+    return True
+  tensors = [c for c in conditions if c is not False]
+  return tf.reduce_any(tf.stack(tensors)) if tensors else False
+
+
+def _all(condition, flag):
+  """`condition and flag` for a bool tensor `condition` and a Python `flag`."""
+  return condition if flag else False
+
+
 @tf.custom_gradient
 def _with_zero_gradients(outputs, *weights):
   """Identity on `outputs` that gives each of `weights` a zero gradient."""
@@ -143,6 +156,8 @@ class ModuleReplacing(keras.layers.Layer):
     self.seed = int(seed)
     self.freeze_predecessor = bool(freeze_predecessor)
     self._freeze_predecessor()
+    # The `theseus_tf.ModuleStack` this module is part of, if any.
+    self.stack = None
     # Keras 3 checks the blocks' output shapes by tracing them with the first
     # call's arguments (see `_check_output_shapes`); tf-keras in `build`.
     self._output_shapes_checked = False
@@ -220,43 +235,71 @@ class ModuleReplacing(keras.layers.Layer):
     if IS_KERAS_3 and not self._output_shapes_checked:
       self._trace_blocks(inputs, kwargs)
 
-    def run_successor():
-      return self.successor(inputs, training=training, **kwargs)
-
-    def run_predecessor():
-      return self.predecessor(inputs, training=training, **kwargs)
-
-    def run_drawn_block_eagerly(uses_successor):
-      # In a compiled step `tf.cond` gives the weights of the block that did
-      # not run a zero gradient; eager `tf.cond` runs one branch only, which
-      # would give them none. Zeros in both modes: one semantics, and no
-      # "gradients do not exist" warning at every eager step.
-      if bool(uses_successor):
-        outputs, idle_block = run_successor(), self.predecessor
-      else:
-        outputs, idle_block = run_predecessor(), self.successor
-      if not idle_block.trainable_weights:
+    def run(block, input_gradient=True):
+      def run_block():
+        if input_gradient:
+          return block(inputs, training=training, **kwargs)
+        # Nothing below trains at this step: the backward pass stops at this
+        # block's input, and skips a frozen block altogether.
+        outputs = block(tf.nest.map_structure(tf.stop_gradient, inputs),
+                        training=training, **kwargs)
+        if not block.trainable_weights:
+          outputs = tf.nest.map_structure(tf.stop_gradient, outputs)
         return outputs
-      flat = tf.nest.flatten(outputs)
-      flat[0] = _with_zero_gradients(flat[0], *idle_block.trainable_weights)
-      return tf.nest.pack_sequence_as(outputs, flat)
+
+      return run_block
 
     def draw_and_run():
       step = tf.convert_to_tensor(self.replacement_step)
+      uses_successor = self.uses_successor(step)
+      input_gradient = (True if self.stack is None else
+                        self.stack.input_gradient_needed(self))
       if tf.executing_eagerly():
-        outputs = run_drawn_block_eagerly(self.uses_successor(step))
+        outputs = self._run_drawn_block_eagerly(
+            bool(uses_successor), run(self.successor, bool(input_gradient)),
+            run(self.predecessor, bool(input_gradient)))
+      elif isinstance(input_gradient, bool):
+        outputs = tf.cond(uses_successor,
+                          run(self.successor, input_gradient),
+                          run(self.predecessor, input_gradient))
       else:
-        outputs = tf.cond(
-            self.uses_successor(step), run_successor, run_predecessor)
+        branch = (2 * tf.cast(uses_successor, tf.int32) +
+                  tf.cast(input_gradient, tf.int32))
+        outputs = tf.switch_case(branch, [
+            run(self.predecessor, False), run(self.predecessor, True),
+            run(self.successor, False), run(self.successor, True)])
+      if self.stack is not None:
+        self.stack.pass_up(self, _any(
+            input_gradient,
+            _all(uses_successor, bool(self.successor.trainable_weights)),
+            _all(tf.logical_not(uses_successor),
+                 bool(self.predecessor.trainable_weights))))
       # After the draw: auto control dependencies keep reads before this.
       self.replacement_step.assign_add(1)
       return outputs
 
+    run_successor = run(self.successor)
     if isinstance(training, tf.Tensor) and tf.get_static_value(training) is None:
       return tf.cond(training, draw_and_run, run_successor)
     if training is not None and bool(training):
       return draw_and_run()
     return run_successor()
+
+  def _run_drawn_block_eagerly(self, uses_successor, run_successor,
+                               run_predecessor):
+    # In a compiled step `tf.cond` gives the weights of the block that did
+    # not run a zero gradient; eager `tf.cond` runs one branch only, which
+    # would give them none. Zeros in both modes: one semantics, and no
+    # "gradients do not exist" warning at every eager step.
+    if uses_successor:
+      outputs, idle_block = run_successor(), self.predecessor
+    else:
+      outputs, idle_block = run_predecessor(), self.successor
+    if not idle_block.trainable_weights:
+      return outputs
+    flat = tf.nest.flatten(outputs)
+    flat[0] = _with_zero_gradients(flat[0], *idle_block.trainable_weights)
+    return tf.nest.pack_sequence_as(outputs, flat)
 
   def compute_output_shape(self, input_shape):
     return self.successor.compute_output_shape(input_shape)

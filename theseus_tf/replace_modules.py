@@ -3,6 +3,7 @@
 from theseus_tf.backend import check_keras_layer, keras
 from theseus_tf.module_grouping import group_modules, select_successor_layers
 from theseus_tf.module_replacing import ModuleReplacing
+from theseus_tf.module_stack import ModuleStack
 
 
 def copy_layer(layer, name):
@@ -64,6 +65,7 @@ def replace_modules(layers,
                     schedule=None,
                     seed=None,
                     freeze_predecessor=True,
+                    input_needs_gradient=True,
                     name_prefix="module_replacing"):
   """Wraps a stack of built layers into `ModuleReplacing` modules.
 
@@ -80,10 +82,15 @@ def replace_modules(layers,
     schedule: Optional `ReplacementSchedule` for every module.
     seed: Optional base seed; module `i` draws with `seed + i`.
     freeze_predecessor: Whether to freeze the predecessor layers.
+    input_needs_gradient: Whether the stack's input comes from layers that
+      train. If not, a training step stops its backward pass at the lowest
+      module that ran its successor (see `theseus_tf.ModuleStack`); a
+      `theseus_tf.models.BertBackbone` sets it from its embeddings.
     name_prefix: Module `i` is named `f"{name_prefix}_{i}"`.
 
   Returns:
-    A list of `ModuleReplacing` layers, to be applied in order.
+    A list of `ModuleReplacing` layers, to be applied in order, linked into
+    a `theseus_tf.ModuleStack`.
 
   Example:
 
@@ -99,7 +106,7 @@ def replace_modules(layers,
   groups = group_modules(len(layers), num_modules, grouping)
   successors = build_successor_layers(
       layers, len(groups), init, name_prefix=f"{name_prefix}_successor")
-  return [
+  modules = [
       ModuleReplacing(
           predecessor=[layers[j] for j in group],
           successor=successor,
@@ -109,3 +116,5 @@ def replace_modules(layers,
           name=f"{name_prefix}_{i}")
       for i, (group, successor) in enumerate(zip(groups, successors))
   ]
+  ModuleStack(modules, input_needs_gradient=input_needs_gradient)
+  return modules

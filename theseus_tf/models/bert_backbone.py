@@ -3,6 +3,8 @@
 from theseus_tf.backend import IS_KERAS_3, keras, refreeze, register_serializable
 from theseus_tf.models.bert_embeddings import BertEmbeddings
 from theseus_tf.models.bert_transformer_layer import BertTransformerLayer
+from theseus_tf.module_replacing import ModuleReplacing
+from theseus_tf.module_stack import ModuleStack
 
 # The model inputs, named as Hugging Face tokenizers name them.
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
@@ -233,6 +235,11 @@ class BertBackbone(keras.Model):
     self.layer_norm_epsilon = getattr(embeddings, "layer_norm_epsilon", None)
     self.initializer_range = getattr(embeddings, "initializer_range", 0.02)
     self.pad_token_id = getattr(embeddings, "pad_token_id", None)
+    if blocks and all(isinstance(b, ModuleReplacing) for b in blocks):
+      # A Theseus stack: steps skip the backward pass below the lowest
+      # successor that ran, unless the embeddings train.
+      ModuleStack(blocks, input_needs_gradient=(
+          lambda: bool(embeddings.trainable_weights)))
     # Layers frozen before they were built (on loading) get frozen weights.
     refreeze(self)
 
