@@ -28,7 +28,7 @@ def _tree(path):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, fixtures_dir):
   """One single-sentence export of the (trained) tiny model, loaded."""
-  from theseus_tf.models import from_pretrained
+  from theseus_tf.utils.transformers import from_pretrained
   tiny_dir = fixtures_dir / "tiny-bert-classifier"
   model = from_pretrained(str(tiny_dir))
   model.output_dense.bias.assign(np.array([0.1, -0.2, 0.05], np.float32))

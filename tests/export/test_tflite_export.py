@@ -29,7 +29,7 @@ def _export(model, path, preprocessor, **kwargs):
 
 @pytest.fixture(scope="module")
 def float_ids_model(tmp_path_factory, fixtures_dir):
-  from theseus_tf.models import from_pretrained
+  from theseus_tf.utils.transformers import from_pretrained
   model = from_pretrained(str(fixtures_dir / "tiny-bert-classifier"))
   model.output_dense.bias.assign(np.array([0.1, -0.2, 0.05], np.float32))
   path = tmp_path_factory.mktemp("tflite") / "tiny.ids.none.tflite"

@@ -8,9 +8,9 @@ from theseus_tf import schedules
 from theseus_tf.backend import keras
 from theseus_tf.data import load_dataset
 from theseus_tf.models import (BertBackbone, BertClassifier,
-                               build_theseus_classifier, from_pretrained,
-                               load_tokenizer, save_pretrained,
-                               set_shared_trainable)
+                               build_theseus_classifier, set_shared_trainable)
+from theseus_tf.utils.transformers import (from_pretrained, load_tokenizer,
+                                          save_pretrained)
 from tests.toy_layers import random_bert_inputs
 
 

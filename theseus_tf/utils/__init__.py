@@ -1,1 +1,2 @@
-"""Utilities: conversion to and from other libraries' checkpoints."""
+"""Utilities: atomic artefact writes (`file_io`) and conversion to and from
+other libraries' checkpoints (`transformers`)."""
