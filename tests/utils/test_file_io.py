@@ -61,11 +61,11 @@ def test_staging_is_removed_on_error(tmp_path):
 
 def test_an_existing_target_is_refused_unless_merging(tmp_path):
   target = tmp_path / "export"
-  target.mkdir()
-  (target / "keep.txt").write_text("mine")
-  (target / "config.json").write_text("old")
-  (target / "model-00001-of-00002.safetensors").write_text("stale")
-  (target / "empty").mkdir()
+  (target / "empty").mkdir(parents=True)
+  existing = {"keep.txt": "mine", "config.json": "old",
+              "model-00001-of-00002.safetensors": "stale"}
+  for name, text in existing.items():
+    (target / name).write_text(text)
   with file_io.staging_dir(target) as staging:
     (staging / "config.json").write_text("new")
     with pytest.raises(FileExistsError, match="already exists"):
