@@ -5,6 +5,8 @@ import json
 import logging
 import os
 import stat
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -24,6 +26,16 @@ from tests.utils.transformers.checkpoint_helpers import (edit_config,
 # ----------------------------------------------------------------------------
 # Dispatch on model_type.
 # ----------------------------------------------------------------------------
+
+
+def test_imports_go_one_way_from_converters_to_models():
+  # utils.transformers imports models; models must not import it back.
+  code = ("import sys, theseus_tf.models; print(sorted(m for m in sys.modules "
+          "if m.startswith('theseus_tf.utils')))")
+  repo_root = os.path.dirname(__file__) + "/../../.."
+  result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, check=True, cwd=repo_root)
+  assert result.stdout.strip() == "[]"
 
 
 def test_unsupported_model_type_lists_the_supported_ones(tmp_path):
