@@ -8,8 +8,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from theseus_tf.backend import keras
-from theseus_tf.models import (BertBackbone, BertClassifier,
-                               build_bert_classifier)
+from theseus_tf.models import BertClassifier, build_bert_classifier
 from theseus_tf.utils.transformers import (from_pretrained, load_tokenizer,
                                           save_pretrained)
 from theseus_tf.utils.transformers import convert_bert
