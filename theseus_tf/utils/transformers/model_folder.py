@@ -19,6 +19,7 @@ from theseus_tf.utils.transformers.safetensor_utils import WEIGHTS_INDEX_NAME
 from theseus_tf.utils.transformers.safetensor_utils import WEIGHTS_NAME
 from theseus_tf.utils.transformers.safetensor_utils import pickle_refusal
 
+# Every file a Hugging Face tokenizer may be saved as.
 TOKENIZER_FILE_NAMES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt",
                         "special_tokens_map.json", "added_tokens.json")
 
