@@ -37,7 +37,8 @@ import tensorflow as tf
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from theseus_tf.backend import IS_KERAS_3, keras  # pylint: disable=g-import-not-at-top
-from theseus_tf.models import BertBackbone, from_pretrained  # pylint: disable=g-import-not-at-top
+from theseus_tf.models import BertBackbone  # pylint: disable=g-import-not-at-top
+from theseus_tf.utils.transformers import from_pretrained  # pylint: disable=g-import-not-at-top
 
 SEQ_LENGTH = 128
 LATENCY_BATCH = 1

@@ -55,7 +55,7 @@ def build_models():
   Theseus wrapping.
   """
   import theseus_tf  # pylint: disable=g-import-not-at-top
-  from theseus_tf.models import from_pretrained  # pylint: disable=g-import-not-at-top
+  from theseus_tf.utils.transformers import from_pretrained  # pylint: disable=g-import-not-at-top
   from theseus_tf.models.theseus_classifier import build_theseus_classifier  # pylint: disable=g-import-not-at-top
   predecessor = from_pretrained(str(minilm_dir()), num_labels=2)
   successor = theseus_tf.strip_successor(
@@ -153,7 +153,7 @@ def quantized_accuracies(model_dir, glue_dir=GLUE_DIR, seq_len=128,
   """
   from theseus_tf.data import load_examples  # pylint: disable=g-import-not-at-top
   from theseus_tf.export import export_tflite, representative_texts_from_task  # pylint: disable=g-import-not-at-top
-  from theseus_tf.models import from_pretrained, load_tokenizer  # pylint: disable=g-import-not-at-top
+  from theseus_tf.utils.transformers import from_pretrained, load_tokenizer  # pylint: disable=g-import-not-at-top
   model = from_pretrained(str(model_dir))
   dev = load_examples("sst2", "dev", str(glue_dir))
   labels = np.array([e.label for e in dev])

@@ -33,7 +33,7 @@ def write_sst2_subset(glue_dir, folder):
 
 
 def write_finetuned_teacher(fixtures_dir, folder):
-  from theseus_tf.models import from_pretrained, save_pretrained  # pylint: disable=import-outside-toplevel
+  from theseus_tf.utils.transformers import from_pretrained, save_pretrained  # pylint: disable=import-outside-toplevel
   source = fixtures_dir / "tiny-bert-classifier"
   teacher = from_pretrained(str(source))
   teacher.output_dense.bias.assign(np.array([0.1, -0.1, 0.05], np.float32))

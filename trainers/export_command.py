@@ -226,7 +226,7 @@ def _load_model(model_dir):
     import theseus_tf.models  # pylint: disable=g-import-not-at-top,unused-import  (registers the layers)
     from theseus_tf.backend import keras  # pylint: disable=g-import-not-at-top
     return keras.models.load_model(os.fspath(path), compile=False)
-  from theseus_tf.models import from_pretrained  # pylint: disable=g-import-not-at-top
+  from theseus_tf.utils.transformers import from_pretrained  # pylint: disable=g-import-not-at-top
   return from_pretrained(os.fspath(path))
 
 

@@ -33,7 +33,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from theseus_tf.backend import keras
-from theseus_tf.models import save_pretrained
+from theseus_tf.utils.transformers import save_pretrained
 from trainers import config as config_lib
 from trainers import jobs, optimization, tf_setup
 from trainers.atomic_io import replace_dir

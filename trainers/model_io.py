@@ -5,10 +5,11 @@ import os
 import pathlib
 
 from theseus_tf.backend import keras
-from theseus_tf.models import from_pretrained, load_tokenizer
 from theseus_tf.models.bert_classifier import BertClassifier
-from theseus_tf.utils.transformers.convert_bert import (
-    WEIGHTS_INDEX_NAME, WEIGHTS_NAME, resolve_model_dir)
+from theseus_tf.utils.transformers import (from_pretrained, load_tokenizer,
+                                          resolve_model_dir)
+from theseus_tf.utils.transformers.safetensor_utils import (WEIGHTS_INDEX_NAME,
+                                                            WEIGHTS_NAME)
 from trainers.errors import UsageError
 
 # What from_pretrained / load_tokenizer raise for a bad checkpoint.

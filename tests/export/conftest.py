@@ -16,7 +16,7 @@ def tiny_dir(fixtures_dir):
 @pytest.fixture
 def tiny_model(tiny_dir):
   """The tiny classifier as loaded: its head is untrained (zero bias)."""
-  from theseus_tf.models import from_pretrained
+  from theseus_tf.utils.transformers import from_pretrained
   return from_pretrained(str(tiny_dir))
 
 
@@ -30,7 +30,7 @@ def trained_tiny_model(tiny_model):
 
 @pytest.fixture(scope="session")
 def hf_tiny_tokenizer(tiny_dir):
-  from theseus_tf.models import load_tokenizer
+  from theseus_tf.utils.transformers import load_tokenizer
   return load_tokenizer(str(tiny_dir))
 
 

@@ -27,7 +27,7 @@ def _run(argv):
 @pytest.fixture
 def trained_dir(tmp_path, tiny_dir):
   """A copy of the tiny checkpoint whose head has been 'trained'."""
-  from theseus_tf.models import from_pretrained, save_pretrained
+  from theseus_tf.utils.transformers import from_pretrained, save_pretrained
   model = from_pretrained(str(tiny_dir))
   model.output_dense.bias.assign(np.array([0.1, -0.2, 0.05], np.float32))
   folder = tmp_path / "tiny-student"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -28,7 +29,7 @@ def _tree(path):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, fixtures_dir):
   """One single-sentence export of the (trained) tiny model, loaded."""
-  from theseus_tf.models import from_pretrained
+  from theseus_tf.utils.transformers import from_pretrained
   tiny_dir = fixtures_dir / "tiny-bert-classifier"
   model = from_pretrained(str(tiny_dir))
   model.output_dense.bias.assign(np.array([0.1, -0.2, 0.05], np.float32))
@@ -155,6 +156,22 @@ def test_versions_are_never_overwritten(tmp_path, tiny_dir, trained_tiny_model):
   assert _tree(tmp_path) == before
   assert (first / "saved_model.pb").stat().st_mtime_ns == stamp
   assert _export(trained_tiny_model, tiny_dir, tmp_path, version=7).name == "7"
+
+
+def test_export_is_readable_by_other_users(tmp_path, tiny_dir,
+                                           trained_tiny_model):
+  # TF Serving often runs as another user: folders 0755, files 0644 under
+  # umask 022, as after `cp -r` (the version folder was mkdtemp's 0700).
+  previous = os.umask(0o022)
+  try:
+    path = _export(trained_tiny_model, tiny_dir, tmp_path)
+  finally:
+    os.umask(previous)
+  entries = [path, path.parent, *path.rglob("*")]
+  assert len(entries) > 5
+  for entry in entries:
+    want = 0o755 if entry.is_dir() else 0o644
+    assert stat.S_IMODE(entry.stat().st_mode) == want, entry
 
 
 def test_pair_signature(tmp_path, tiny_dir, trained_tiny_model,

@@ -174,7 +174,7 @@ def test_bad_arguments():
 def test_glue_dev_sets_match_hugging_face(minilm_dir, glue_dir):
   """Every SST-2 sentence and MRPC pair of the dev sets, with MiniLM's tokenizer."""
   from theseus_tf.data import load_examples
-  from theseus_tf.models import load_tokenizer
+  from theseus_tf.utils.transformers import load_tokenizer
   tokenizer = load_tokenizer(str(minilm_dir))
   preprocessor = TextPreprocessor.from_pretrained(minilm_dir,
                                                   max_seq_length=128)
@@ -192,7 +192,7 @@ def test_glue_dev_sets_match_hugging_face(minilm_dir, glue_dir):
 @pytest.mark.slow
 def test_every_codepoint_matches_hugging_face(minilm_dir):
   """Each of the 1,112,064 codepoints c, as "x{c}y": same ids as Hugging Face."""
-  from theseus_tf.models import load_tokenizer
+  from theseus_tf.utils.transformers import load_tokenizer
   tokenizer = load_tokenizer(str(minilm_dir))
   preprocessor = TextPreprocessor.from_pretrained(minilm_dir, max_seq_length=16)
   codepoints = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]

@@ -1,5 +1,8 @@
 """TFLite export: parity with Keras, quantization, custom ops, bad input."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -29,7 +32,7 @@ def _export(model, path, preprocessor, **kwargs):
 
 @pytest.fixture(scope="module")
 def float_ids_model(tmp_path_factory, fixtures_dir):
-  from theseus_tf.models import from_pretrained
+  from theseus_tf.utils.transformers import from_pretrained
   model = from_pretrained(str(fixtures_dir / "tiny-bert-classifier"))
   model.output_dense.bias.assign(np.array([0.1, -0.2, 0.05], np.float32))
   path = tmp_path_factory.mktemp("tflite") / "tiny.ids.none.tflite"
@@ -110,9 +113,26 @@ def test_bad_arguments(tmp_path, trained_tiny_model, tiny_fixed_preprocessor):
     _export(trained_tiny_model, path, tiny_fixed_preprocessor,
             max_seq_length=16, inputs="text")
   path.write_bytes(b"old")
-  with pytest.raises(FileExistsError, match="--overwrite"):
+  with pytest.raises(FileExistsError, match="overwrite=True") as error:
     _export(trained_tiny_model, path, tiny_fixed_preprocessor)
+  # A library call: no command-line flag (`--output` never existed).
+  assert "--" not in str(error.value)
   assert path.read_bytes() == b"old"
+
+
+def test_the_file_is_readable_by_other_users(tmp_path, trained_tiny_model,
+                                             monkeypatch):
+  # A model server running as another user must read it (mkstemp: 0600).
+  monkeypatch.setattr(tflite_export, "convert", lambda *args, **kwargs: b"TFL3")
+  previous = os.umask(0o022)
+  try:
+    path = export_tflite(trained_tiny_model, tmp_path / "new" / "m.tflite")
+  finally:
+    os.umask(previous)
+  assert path.read_bytes() == b"TFL3"
+  assert stat.S_IMODE(path.stat().st_mode) == 0o644
+  assert stat.S_IMODE(path.parent.stat().st_mode) == 0o755
+  assert [p.name for p in path.parent.iterdir()] == ["m.tflite"]
 
 
 def test_unstripped_and_untrained_models_are_refused(tmp_path, tiny_model):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from theseus_tf.backend import keras
 from theseus_tf.models import BertEmbeddings
+from tests.layer_test_helper import run_layer_test
 
 
 def _embeddings(**kwargs):
@@ -46,18 +46,10 @@ def test_too_long_sequences_are_an_error():
     _embeddings()(tf.ones([1, 7], tf.int32))
 
 
-def test_get_config_round_trip():
-  embeddings = _embeddings(num_segments=3, layer_norm_epsilon=1e-5,
-                           dropout=0.3, initializer_range=0.1, pad_token_id=1)
-  config = embeddings.get_config()
-  assert BertEmbeddings.from_config(config).get_config() == config
-  restored = keras.layers.deserialize(keras.layers.serialize(embeddings))
-  assert isinstance(restored, BertEmbeddings)
-  assert restored.get_config() == config
-
-
-def test_mixed_precision_output_dtype():
-  embeddings = _embeddings(dtype="mixed_bfloat16")
-  outputs = embeddings(tf.constant([[1, 2]]))
-  assert outputs.dtype == tf.bfloat16
-  assert embeddings.token_embedding.embeddings.dtype in (tf.float32, "float32")
+def test_layer_contract(tmp_path):
+  run_layer_test(
+      lambda **kwargs: _embeddings(num_segments=3, layer_norm_epsilon=1e-5,
+                                   dropout=0.3, initializer_range=0.1,
+                                   pad_token_id=1, **kwargs),
+      tf.constant([[3, 5, 7, 1], [2, 4, 0, 0]]), tmp_path,
+      call_kwargs={"token_type_ids": tf.constant([[0, 1, 2, 2], [0, 0, 1, 1]])})

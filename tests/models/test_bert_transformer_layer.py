@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from theseus_tf.backend import keras
 from theseus_tf.models import BertTransformerLayer
 from theseus_tf.models.bert_transformer_layer import ACTIVATIONS
+from tests.layer_test_helper import run_layer_test
 
 
 def _layer(**kwargs):
@@ -109,16 +109,14 @@ def test_errors_name_the_problem():
     _layer(hidden_dim=10, num_heads=4)
 
 
-def test_get_config_round_trip():
-  layer = _layer(hidden_activation="gelu_new", dropout=0.2,
-                 attention_dropout=0.05, layer_norm_epsilon=1e-6,
-                 initializer_range=0.1, name="block")
-  config = layer.get_config()
-  clone = BertTransformerLayer.from_config(config)
-  assert clone.get_config() == config
-  restored = keras.layers.deserialize(keras.layers.serialize(layer))
-  assert isinstance(restored, BertTransformerLayer)
-  assert restored.get_config() == config
+def test_layer_contract(tmp_path):
+  run_layer_test(
+      lambda **kwargs: _layer(hidden_activation="gelu_new", dropout=0.2,
+                              attention_dropout=0.05, layer_norm_epsilon=1e-6,
+                              initializer_range=0.1, name="block", **kwargs),
+      _inputs(), tmp_path,
+      call_kwargs={"attention_mask": tf.constant([[1, 1, 1, 0, 0],
+                                                  [1, 1, 1, 1, 1]])})
 
 
 def test_mixed_precision_computes_softmax_and_layer_norm_in_float32():

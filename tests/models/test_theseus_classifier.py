@@ -8,9 +8,9 @@ from theseus_tf import schedules
 from theseus_tf.backend import keras
 from theseus_tf.data import load_dataset
 from theseus_tf.models import (BertBackbone, BertClassifier,
-                               build_theseus_classifier, from_pretrained,
-                               load_tokenizer, save_pretrained,
-                               set_shared_trainable)
+                               build_theseus_classifier, set_shared_trainable)
+from theseus_tf.utils.transformers import (from_pretrained, load_tokenizer,
+                                          save_pretrained)
 from tests.toy_layers import random_bert_inputs
 
 
@@ -152,3 +152,11 @@ def test_a_failed_build_leaves_the_callers_model_untouched(
   with pytest.raises(error, match=message):
     build_theseus_classifier(model, **kwargs)
   assert trainable_flags(model) == before
+
+
+def test_hugging_face_loaders_keep_their_old_names_with_a_warning():
+  import theseus_tf.models  # pylint: disable=import-outside-toplevel
+  from theseus_tf.utils import transformers  # pylint: disable=import-outside-toplevel
+  for name in ("from_pretrained", "load_tokenizer", "save_pretrained"):
+    with pytest.warns(DeprecationWarning, match=f"theseus_tf.utils.transformers.{name}"):
+      assert getattr(theseus_tf.models, name) is getattr(transformers, name)

@@ -10,7 +10,7 @@ from serving import tflite_runner
 
 @pytest.fixture(scope="module")
 def tiny(fixtures_dir):
-  from theseus_tf.models import from_pretrained
+  from theseus_tf.utils.transformers import from_pretrained
   folder = fixtures_dir / "tiny-bert-classifier"
   model = from_pretrained(str(folder))
   model.output_dense.bias.assign(np.array([0.1, -0.2, 0.05], np.float32))
@@ -39,7 +39,7 @@ def test_text_model_file_in_predictions_out(tmp_path, tiny, text_model):
   rows = [json.loads(line) for line in target.read_text().splitlines()]
   # The empty line is skipped, as blank lines are.
   assert [r["text"] for r in rows] == [texts[0], texts[2]]
-  from theseus_tf.models import load_tokenizer
+  from theseus_tf.utils.transformers import load_tokenizer
   encoded = load_tokenizer(str(folder))([texts[0], texts[2]], truncation=True,
                                         max_length=32, padding="max_length",
                                         return_tensors="np")

@@ -16,8 +16,9 @@ def tiny_model_dir(fixtures_dir):
 @pytest.fixture(scope="session")
 def sst2_predecessor(tiny_model_dir, tmp_path_factory):
   """The tiny BERT with a fresh 2-label head: a predecessor for SST-2."""
-  from theseus_tf.models import (BertClassifier, from_pretrained,
-                                 load_tokenizer, save_pretrained)
+  from theseus_tf.models import BertClassifier
+  from theseus_tf.utils.transformers import (from_pretrained, load_tokenizer,
+                                            save_pretrained)
   backbone = from_pretrained(tiny_model_dir, task="backbone")
   model = BertClassifier(backbone, num_classes=2, name="bert_classifier")
   folder = tmp_path_factory.mktemp("predecessor") / "tiny-sst2"

@@ -32,7 +32,7 @@ VOCAB = list(dict.fromkeys(
 
 def _save(model, folder):
   """A Hugging Face folder with the tiny vocabulary as its tokenizer."""
-  from theseus_tf.models import save_pretrained
+  from theseus_tf.utils.transformers import save_pretrained
   save_pretrained(model, folder)
   (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
   (folder / "tokenizer_config.json").write_text(json.dumps(
@@ -61,7 +61,8 @@ def _tiny_classifier(hidden=32, layers=2, seed=0):
 def tiny_dirs(tmp_path_factory):
   """Folders: predecessor (2 layers), successor (1), narrow, headless."""
   from theseus_tf import strip_successor
-  from theseus_tf.models import build_theseus_classifier, save_pretrained
+  from theseus_tf.models import build_theseus_classifier
+  from theseus_tf.utils.transformers import save_pretrained
   root = tmp_path_factory.mktemp("benchmark-models")
   predecessor = _tiny_classifier()
   dirs = {"predecessor": _save(predecessor, root / "predecessor")}

@@ -139,7 +139,7 @@ def test_compress_baselines(run_cli, sst2_predecessor, small_data, tmp_path,
 
 
 def test_keras_file_evaluate(run_cli, sst2_predecessor, glue_dir, tmp_path):
-  from theseus_tf.models import from_pretrained
+  from theseus_tf.utils.transformers import from_pretrained
   folder = tmp_path / "model"
   folder.mkdir()
   for name in ("tokenizer.json", "tokenizer_config.json"):

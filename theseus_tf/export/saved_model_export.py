@@ -4,13 +4,12 @@ import json
 import os
 import pathlib
 import re
-import shutil
-import tempfile
 
 import tensorflow as tf
 
 from theseus_tf.export import signatures
 from theseus_tf.export.text_preprocessor import FEATURE_NAMES
+from theseus_tf.utils import file_io
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 METADATA_FILE = "theseus_tf_export.json"
@@ -128,22 +127,20 @@ def export_saved_model(model,
   warmup = _warmup_inputs(preprocessor, text_pair, warmup_texts)
 
   created = [d for d in (model_dir.parent, model_dir) if not d.exists()]
-  model_dir.mkdir(parents=True, exist_ok=True)
-  partial_dir = pathlib.Path(
-      tempfile.mkdtemp(prefix=f".{version}.partial-", dir=model_dir))
   try:
-    signatures.write_archive(archive, partial_dir)
-    extra = partial_dir / ASSETS_EXTRA
-    extra.mkdir()
-    write_warmup_requests(extra / WARMUP_FILE, model_name, warmup)
-    metadata = _metadata(model, preprocessor, model_name, version, text_pair)
-    (extra / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n",
-                                       encoding="utf-8")
-    if final_dir.exists():  # Another export took this version meanwhile.
-      raise FileExistsError(f"{final_dir} appeared during the export.")
-    os.rename(partial_dir, final_dir)
+    # TF Serving ignores the staging folder: its name is not an integer.
+    with file_io.staging_dir(final_dir) as staging:
+      signatures.write_archive(archive, staging)
+      extra = staging / ASSETS_EXTRA
+      extra.mkdir()
+      write_warmup_requests(extra / WARMUP_FILE, model_name, warmup)
+      metadata = _metadata(model, preprocessor, model_name, version, text_pair)
+      (extra / METADATA_FILE).write_text(
+          json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+      if final_dir.exists():  # Another export took this version meanwhile.
+        raise FileExistsError(f"{final_dir} appeared during the export.")
+      file_io.move_into_place(staging, final_dir)
   except BaseException:
-    shutil.rmtree(partial_dir, ignore_errors=True)
     for folder in reversed(created):
       try:
         folder.rmdir()  # Only if still empty.

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from theseus_tf.export import signatures
 from theseus_tf.export.text_preprocessor import FEATURE_NAMES
+from theseus_tf.utils import file_io
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 INPUT_KINDS = ("ids", "text")
@@ -52,7 +53,8 @@ def export_tflite(model,
     of float32. Inputs and outputs keep their types.
 
   The file is written to a temporary name in the same folder and renamed,
-  so a reader never sees a partial file.
+  so a reader never sees a partial file; it is readable by other users
+  (0o644 under the common umask 022), like a copied file.
 
   Args:
     model: a fine-tuned `BertClassifier` (see `export_saved_model`).
@@ -103,8 +105,8 @@ def export_tflite(model,
   output_path = pathlib.Path(os.fspath(output_path))
   if output_path.exists() and not overwrite:
     raise FileExistsError(
-        f"{output_path} already exists: choose another --output or pass "
-        "--overwrite.")
+        f"{output_path} already exists: choose another output path, or pass "
+        "overwrite=True to replace it.")
 
   model = signatures.prepare_model(model, strip=strip,
                                    allow_untrained=allow_untrained)
@@ -117,7 +119,7 @@ def export_tflite(model,
   flatbuffer = convert(model, preprocessor, quantize=quantize, inputs=inputs,
                        max_seq_length=max_seq_length, text_pair=text_pair,
                        representative_texts=representative_texts)
-  _write_atomically(output_path, flatbuffer)
+  file_io.atomic_write_bytes(output_path, flatbuffer, overwrite=overwrite)
   return output_path
 
 
@@ -229,16 +231,3 @@ def _representative_dataset(preprocessor, inputs, text_pair, texts):
 
   return generate
 
-
-def _write_atomically(path, data):
-  path.parent.mkdir(parents=True, exist_ok=True)
-  handle, partial = tempfile.mkstemp(prefix=f".{path.name}.partial-",
-                                     dir=path.parent)
-  try:
-    with os.fdopen(handle, "wb") as f:
-      f.write(data)
-    os.replace(partial, path)
-  except BaseException:
-    if os.path.exists(partial):
-      os.remove(partial)
-    raise

@@ -21,11 +21,11 @@ def _check_predecessor(predecessor):
   if isinstance(predecessor, BertClassifier):
     raise ValueError(
         f"The predecessor '{predecessor.name}' is not built: call it on a "
-        "batch (or load it with `theseus_tf.models.from_pretrained`) first.")
+        "batch (or load it with `theseus_tf.utils.transformers.from_pretrained`) first.")
   raise TypeError(
       "`build_theseus_classifier` compresses a "
       "`theseus_tf.models.BertClassifier` (e.g. from "
-      "`theseus_tf.models.from_pretrained`), got "
+      "`theseus_tf.utils.transformers.from_pretrained`), got "
       f"{type(predecessor).__module__}.{type(predecessor).__name__}. For "
       "another stack of Keras layers, wrap them with "
       "`theseus_tf.replace_modules` and build your model around the modules.")
@@ -84,7 +84,7 @@ def build_theseus_classifier(predecessor,
   Example:
 
   ```python
-  teacher = theseus_tf.models.from_pretrained("fine-tuned-bert/")
+  teacher = theseus_tf.utils.transformers.from_pretrained("fine-tuned-bert/")
   model = theseus_tf.models.build_theseus_classifier(teacher, num_modules=6)
   model.compile(keras.optimizers.Adam(2e-5),
                 keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -24,11 +24,13 @@ import numpy as np
 from theseus_tf.backend import keras
 from theseus_tf.export.text_preprocessor import read_tokenizer_options
 from theseus_tf.models import (BertBackbone, BertClassifier,
-                               build_theseus_classifier, from_pretrained)
+                               build_theseus_classifier)
 from theseus_tf.strip_successor import strip_successor
+from theseus_tf.utils.transformers import from_pretrained, resolve_model_dir
 from theseus_tf.utils.transformers.convert_bert import (
-    backbone_kwargs_from_hf_config, hf_config_from_model, read_hf_config,
-    resolve_model_dir)
+    convert_backbone_config, hf_config_from_model)
+from theseus_tf.utils.transformers.preset_loader import (
+    TOKENIZER_FILES, read_checkpoint_config)
 from trainers.errors import UsageError
 from trainers.evaluation import count_parameters
 from trainers.model_io import head_labels, load_task_classifier
@@ -42,7 +44,6 @@ ARCHITECTURES = {
 }
 RESERVED_NAMES = ("predecessor", "successor", "plain")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
 
 
 @dataclasses.dataclass
@@ -186,20 +187,20 @@ def _folder(flag, path):
 
 def _hf_config(flag, folder):
   try:
-    return read_hf_config(folder)
+    return read_checkpoint_config(folder)[0]
   except (OSError, ValueError) as error:
     raise UsageError(f"{flag} {folder}: {error}") from None
 
 
 def _has_tokenizer(folder):
   return any((pathlib.Path(folder) / name).is_file()
-             for name in _TOKENIZER_FILES)
+             for name in TOKENIZER_FILES)
 
 
 def _quiet_loading():
   # A checkpoint without a head makes from_pretrained warn; the benchmark
   # says so itself (the variant's note).
-  logging.getLogger("theseus_tf.utils.transformers.convert_bert").setLevel(
+  logging.getLogger("theseus_tf.utils.transformers").setLevel(
       logging.ERROR)
 
 
@@ -258,7 +259,7 @@ def build_predecessor(spec):
                                          spec.num_labels)
     return model, trained
   keras.utils.set_random_seed(0)  # The same weights in every process.
-  backbone = BertBackbone(**backbone_kwargs_from_hf_config(spec.config))
+  backbone = BertBackbone(**convert_backbone_config(spec.config))
   model = BertClassifier(backbone, num_classes=spec.num_labels,
                          name="bert_classifier")
   model(example_features(2, 8, backbone.vocabulary_size))  # Builds it.
@@ -283,7 +284,7 @@ def build_plain_twin(successor):
   values can change kernel speed, e.g. denormals).
   """
   backbone = BertBackbone(
-      **backbone_kwargs_from_hf_config(hf_config_from_model(successor)))
+      **convert_backbone_config(hf_config_from_model(successor)))
   plain = BertClassifier(backbone, num_classes=successor.num_classes,
                          dropout=successor.dropout,
                          problem_type=successor.problem_type,

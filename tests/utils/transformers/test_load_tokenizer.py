@@ -1,4 +1,4 @@
-"""Tests for theseus_tf.models.bert_tokenizer."""
+"""Tests for theseus_tf.utils.transformers.preset_loader.load_tokenizer."""
 
 import json
 import shutil
@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from theseus_tf.models import load_tokenizer
+from theseus_tf.utils.transformers import load_tokenizer
 
 
 def _reference_texts(fixtures_dir, key):
