@@ -7,6 +7,7 @@ import tensorflow as tf
 import theseus_tf
 from theseus_tf import schedules
 from theseus_tf.backend import IS_KERAS_3, keras
+from tests.layer_test_helper import run_layer_test
 from tests.toy_layers import CountingDense, calls, toy_data
 
 WIDTH = 8
@@ -267,3 +268,22 @@ def test_save_and_load_mid_training_keeps_blocks_schedule_and_step(tmp_path):
 
   for expected, actual in zip(reference.get_weights(), restored.get_weights()):
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_layer_contract(tmp_path):
+  def make_module(dtype=None, **kwargs):
+    dense = lambda: keras.layers.Dense(WIDTH, activation="tanh", dtype=dtype)
+    return theseus_tf.ModuleReplacing(
+        [dense(), dense()], dense(),
+        schedule=schedules.LinearReplacement(0.3, 0.01), seed=3, dtype=dtype,
+        **kwargs)
+
+  run_layer_test(make_module, tf.random.normal([2, WIDTH]), tmp_path)
+
+
+def test_sequential_block_layer_contract(tmp_path):
+  run_layer_test(
+      lambda dtype=None, **kwargs: theseus_tf.SequentialBlock(
+          [keras.layers.Dense(WIDTH, dtype=dtype),
+           keras.layers.Dense(WIDTH, dtype=dtype)], dtype=dtype, **kwargs),
+      tf.random.normal([2, WIDTH]), tmp_path)
