@@ -53,17 +53,15 @@ def _as_spec(value):
   return value
 
 
-def _any(*conditions):
-  """Logical or of Python bools and bool tensors; a Python bool if it can be."""
-  if any(c is True for c in conditions):
+def _logical_or(a, b):
+  """`a or b` for Python bools and bool tensors; a Python bool if it can be."""
+  if a is True or b is True:
     return True
-  tensors = [c for c in conditions if c is not False]
-  return tf.reduce_any(tf.stack(tensors)) if tensors else False
-
-
-def _all(condition, flag):
-  """`condition and flag` for a bool tensor `condition` and a Python `flag`."""
-  return condition if flag else False
+  if a is False:
+    return b
+  if b is False:
+    return a
+  return tf.logical_or(a, b)
 
 
 @tf.custom_gradient
@@ -159,7 +157,7 @@ class ModuleReplacing(keras.layers.Layer):
     # The `theseus_tf.ModuleStack` this module is part of, if any.
     self.stack = None
     # Keras 3 checks the blocks' output shapes by tracing them with the first
-    # call's arguments (see `_check_output_shapes`); tf-keras in `build`.
+    # call's arguments (see `_trace_blocks`); tf-keras in `build`.
     self._output_shapes_checked = False
 
   def _freeze_predecessor(self):
@@ -234,56 +232,67 @@ class ModuleReplacing(keras.layers.Layer):
   def call(self, inputs, training=None, **kwargs):
     if IS_KERAS_3 and not self._output_shapes_checked:
       self._trace_blocks(inputs, kwargs)
-
-    def run(block, input_gradient=True):
-      def run_block():
-        if input_gradient:
-          return block(inputs, training=training, **kwargs)
-        # Nothing below trains at this step: the backward pass stops at this
-        # block's input, and skips a frozen block altogether.
-        outputs = block(tf.nest.map_structure(tf.stop_gradient, inputs),
-                        training=training, **kwargs)
-        if not block.trainable_weights:
-          outputs = tf.nest.map_structure(tf.stop_gradient, outputs)
-        return outputs
-
-      return run_block
-
-    def draw_and_run():
-      step = tf.convert_to_tensor(self.replacement_step)
-      uses_successor = self.uses_successor(step)
-      input_gradient = (True if self.stack is None else
-                        self.stack.input_gradient_needed(self))
-      if tf.executing_eagerly():
-        outputs = self._run_drawn_block_eagerly(
-            bool(uses_successor), run(self.successor, bool(input_gradient)),
-            run(self.predecessor, bool(input_gradient)))
-      elif isinstance(input_gradient, bool):
-        outputs = tf.cond(uses_successor,
-                          run(self.successor, input_gradient),
-                          run(self.predecessor, input_gradient))
-      else:
-        branch = (2 * tf.cast(uses_successor, tf.int32) +
-                  tf.cast(input_gradient, tf.int32))
-        outputs = tf.switch_case(branch, [
-            run(self.predecessor, False), run(self.predecessor, True),
-            run(self.successor, False), run(self.successor, True)])
-      if self.stack is not None:
-        self.stack.pass_up(self, _any(
-            input_gradient,
-            _all(uses_successor, bool(self.successor.trainable_weights)),
-            _all(tf.logical_not(uses_successor),
-                 bool(self.predecessor.trainable_weights))))
-      # After the draw: auto control dependencies keep reads before this.
-      self.replacement_step.assign_add(1)
-      return outputs
-
-    run_successor = run(self.successor)
+    run_successor = self._runner(self.successor, inputs, training, kwargs)
+    draw_and_run = lambda: self._draw_and_run(inputs, training, kwargs)
     if isinstance(training, tf.Tensor) and tf.get_static_value(training) is None:
       return tf.cond(training, draw_and_run, run_successor)
     if training is not None and bool(training):
       return draw_and_run()
     return run_successor()
+
+  def _runner(self, block, inputs, training, kwargs, input_gradient=True):
+    """A function that runs `block` (a branch of the draw's `tf.cond`)."""
+
+    def run_block():
+      if input_gradient:
+        return block(inputs, training=training, **kwargs)
+      # Nothing below trains at this step: the backward pass stops at this
+      # block's input, and skips a frozen block altogether.
+      outputs = block(tf.nest.map_structure(tf.stop_gradient, inputs),
+                      training=training, **kwargs)
+      if not block.trainable_weights:
+        outputs = tf.nest.map_structure(tf.stop_gradient, outputs)
+      return outputs
+
+    return run_block
+
+  def _draw_and_run(self, inputs, training, kwargs):
+    """A training call: draws a block, runs it, counts the step."""
+    uses_successor = self.uses_successor(self.replacement_step)
+    # A Python bool, or a bool tensor that depends on the draws below.
+    input_gradient = (True if self.stack is None else
+                      self.stack.input_gradient_needed(self))
+    runner = lambda block, gradient: self._runner(
+        block, inputs, training, kwargs, gradient)
+    if tf.executing_eagerly():
+      outputs = self._run_drawn_block_eagerly(
+          bool(uses_successor),
+          runner(self.successor, bool(input_gradient)),
+          runner(self.predecessor, bool(input_gradient)))
+    elif isinstance(input_gradient, bool):
+      outputs = tf.cond(uses_successor,
+                        runner(self.successor, input_gradient),
+                        runner(self.predecessor, input_gradient))
+    else:
+      branch = (2 * tf.cast(uses_successor, tf.int32) +
+                tf.cast(input_gradient, tf.int32))
+      outputs = tf.switch_case(branch, [
+          runner(self.predecessor, False), runner(self.predecessor, True),
+          runner(self.successor, False), runner(self.successor, True)])
+    if self.stack is not None:
+      self.stack.pass_up(self, _logical_or(
+          input_gradient, self._drawn_block_trains(uses_successor)))
+    # After the draw: auto control dependencies keep reads before this.
+    self.replacement_step.assign_add(1)
+    return outputs
+
+  def _drawn_block_trains(self, uses_successor):
+    """Whether the drawn block has trainable weights: a bool or bool tensor."""
+    successor_trains = bool(self.successor.trainable_weights)
+    if successor_trains == bool(self.predecessor.trainable_weights):
+      return successor_trains
+    return uses_successor if successor_trains else tf.logical_not(
+        uses_successor)
 
   def _run_drawn_block_eagerly(self, uses_successor, run_successor,
                                run_predecessor):
