@@ -2,7 +2,7 @@
 benchmark, demo.
 
 Every flag can also come from a YAML or JSON file given with `--config`
-(see `trainers.config`). Bad input is reported as one line,
+(see `trainers.commands.config_files`). Bad input is reported as one line,
 `theseus-tf: error: ...`, with exit status 2, before any training starts.
 See docs/CLI.md for the full reference.
 """
@@ -12,10 +12,10 @@ import os
 import sys
 import textwrap
 
-from trainers import config as config_lib
-from trainers.benchmark_command import add_benchmark_parser
+from trainers.commands import config_files as config_lib
+from trainers.commands.benchmark import add_benchmark_parser
 from trainers.errors import UsageError
-from trainers.export_command import add_export_parser
+from trainers.commands.export import add_export_parser
 
 PROG = "theseus-tf"
 
@@ -382,7 +382,7 @@ def build_parser():
       "compress": _add_compress_parser(subparsers),
       "evaluate": _add_evaluate_parser(subparsers),
       # These two run themselves (`args.func`): see
-      # trainers/export_command.py and trainers/benchmark_command.py.
+      # trainers/commands/export.py and trainers/commands/benchmark.py.
       "export": add_export_parser(subparsers),
       "benchmark": add_benchmark_parser(subparsers),
       "demo": _add_demo_parser(subparsers),
@@ -414,7 +414,7 @@ def parse_args(argv=None):
     subparser.set_defaults(
         **config_lib.config_file_defaults(subparser, args.command, args.config))
     args = parser.parse_args(argv)
-  from trainers.validation import validate_args  # pylint: disable=import-outside-toplevel
+  from trainers.commands.validation import validate_args  # pylint: disable=import-outside-toplevel
   validate_args(args)
   return args, subparser
 
@@ -428,9 +428,9 @@ def run(args, subparser):
     from trainers.evaluation import run_evaluate  # pylint: disable=import-outside-toplevel
     return run_evaluate(args)
   if args.command == "demo":
-    from trainers.demo import run_demo  # pylint: disable=import-outside-toplevel
+    from trainers.commands.demo import run_demo  # pylint: disable=import-outside-toplevel
     return run_demo(args)
-  from trainers.glue_trainer import run_training  # pylint: disable=import-outside-toplevel
+  from trainers.training.loop import run_training  # pylint: disable=import-outside-toplevel
   return run_training(args, config_lib.resolved_config(args, subparser))
 
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from trainers.atomic_io import (atomic_write_bytes, atomic_write_json,
                                 atomic_write_text)
-from trainers.run_info import package_versions
+from trainers.training.run_info import package_versions
 
 JSON_FILE = "benchmark.json"
 MARKDOWN_FILE = "benchmark.md"

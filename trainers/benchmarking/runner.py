@@ -36,7 +36,7 @@ def run(args, settings):
   Args:
     args: The parsed `benchmark` flags.
     settings: The checked list flags and resolved defaults
-      (`trainers.benchmark_command.check_flags`).
+      (`trainers.commands.benchmark.check_flags`).
 
   Returns:
     The report (the content of benchmark.json).

@@ -1,7 +1,7 @@
 """Time per training step: fine-tuning the predecessor vs BERT-of-Theseus.
 
 Configurations, all on the same random batch (`batch_size` x `seq_length`
-token ids) with the same AdamW (`trainers.optimization.make_optimizer`) and
+token ids) with the same AdamW (`trainers.training.optimization.make_optimizer`) and
 task loss, each a compiled `tf.function` step as in `theseus-tf`'s trainer:
 
 - `fine-tuning`: the predecessor, every weight trainable;
@@ -34,7 +34,7 @@ import tensorflow as tf
 from theseus_tf import schedules
 from theseus_tf.backend import keras
 from theseus_tf.models import build_theseus_classifier
-from trainers import losses, optimization
+from trainers.training import losses, optimization
 from trainers.benchmarking.models import (PredecessorSpec, build_predecessor,
                                           equal_grouping, example_features)
 

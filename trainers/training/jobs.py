@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import theseus_tf
 from theseus_tf.models import (build_bert_classifier, build_theseus_classifier,
                                set_shared_trainable)
-from trainers import losses
+from trainers.training import losses
 from trainers.errors import UsageError
 
 

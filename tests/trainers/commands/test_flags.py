@@ -7,7 +7,7 @@ import pytest
 
 from tests.trainers.cli_helpers import REPO_ROOT
 from trainers import cli
-from trainers import config as config_lib
+from trainers.commands import config_files as config_lib
 from trainers.errors import UsageError
 
 COMMANDS = ("finetune", "compress", "evaluate", "export", "benchmark", "demo")

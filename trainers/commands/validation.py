@@ -4,7 +4,7 @@ Pure Python, run before anything is loaded: a contradiction costs the user
 one line and no waiting.
 """
 
-from trainers.config import flag_name
+from trainers.commands.config_files import flag_name
 from trainers.errors import UsageError
 
 _REQUIRED = {

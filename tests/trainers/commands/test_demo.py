@@ -3,7 +3,7 @@
 import pytest
 
 from tests.trainers.cli_helpers import read_json
-from trainers.demo import format_table
+from trainers.commands.demo import format_table
 
 
 def _result(layers, accuracy, parameters, latency):

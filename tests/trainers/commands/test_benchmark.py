@@ -8,11 +8,11 @@ import argparse
 import contextlib
 import io
 import json
-import pathlib
 
 import numpy as np
 import pytest
 
+from tests.trainers.cli_helpers import REPO_ROOT
 from trainers import cli
 from trainers.benchmarking import inference, models, report, training
 
@@ -325,7 +325,6 @@ def test_interleaved_timing_and_paired_speedup():
 def test_docs_and_help_describe_the_command():
   parser = cli.build_parser()
   assert "benchmark" in parser.subcommands
-  docs = (pathlib.Path(__file__).resolve().parents[2] / "docs" /
-          "CLI.md").read_text("utf-8")
+  docs = (REPO_ROOT / "docs" / "CLI.md").read_text("utf-8")
   assert "## `theseus-tf benchmark`" in docs
   assert "theseus-tf benchmark --architecture bert-base" in docs

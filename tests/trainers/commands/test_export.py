@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from trainers import export_command
+from trainers.commands import export as export_command
 
 # TF's int8 calibrator still uses the deprecated tf.lite.Interpreter.
 pytestmark = pytest.mark.filterwarnings(
@@ -22,6 +22,20 @@ def _parser():
 def _run(argv):
   args = _parser().parse_args(["export"] + [str(a) for a in argv])
   return args.func(args)
+
+
+@pytest.fixture
+def tiny_dir(tiny_model_dir):
+  return tiny_model_dir
+
+
+@pytest.fixture
+def trained_tiny_model(tiny_dir):
+  """The tiny classifier with a non-zero head bias, as after fine-tuning."""
+  from theseus_tf.models import from_pretrained
+  model = from_pretrained(str(tiny_dir))
+  model.output_dense.bias.assign(np.array([0.1, -0.2, 0.05], np.float32))
+  return model
 
 
 @pytest.fixture

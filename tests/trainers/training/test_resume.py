@@ -15,7 +15,7 @@ from theseus_tf import schedules
 from theseus_tf.backend import IS_KERAS_3
 from tests.trainers.cli_helpers import (REPO_ROOT, cli_command, cli_env,
                                         read_json, run_subprocess)
-from trainers.optimization import WarmupLinearDecay
+from trainers.training.optimization import WarmupLinearDecay
 
 pytestmark = pytest.mark.slow
 

@@ -11,15 +11,15 @@ import sys
 
 from trainers.atomic_io import atomic_write_json
 from trainers.cli import parse_args
-from trainers.config import resolved_config
+from trainers.commands.config_files import resolved_config
 from trainers.errors import UsageError
 from trainers.evaluation import (count_parameters, evaluate,
                                  make_predict_function, measure_latency)
-from trainers.glue_trainer import run_training
+from trainers.training.loop import run_training
 from trainers.inputs import load_eval_sets, resolve_task
 from trainers.model_io import load_task_classifier, load_task_tokenizer
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "glue"
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "runs" / "demo"
 TASK = "SST-2"
