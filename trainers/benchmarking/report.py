@@ -195,7 +195,7 @@ def markdown(result):
         f"weights; others: the exported files.{calibration}", "",
         inference_table(result), ""]
     if settings.get("task") is None:
-      lines += ["No dev scores: pass --task (with a fine-tuned --predecessor "
+      lines += ["No dev scores: pass --task (with a fine-tuned --model "
                 "or --successor) to score the models.", ""]
   if result["training"]:
     memory = result["training"][0]["memory"]

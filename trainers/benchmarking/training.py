@@ -26,7 +26,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -34,6 +33,8 @@ import tensorflow as tf
 from theseus_tf import schedules
 from theseus_tf.backend import keras
 from theseus_tf.models import build_theseus_classifier
+from trainers.errors import CommandFailed
+from trainers.timing import time_calls
 from trainers.training import losses, optimization
 from trainers.benchmarking.models import (PredecessorSpec, build_predecessor,
                                           equal_grouping, example_features)
@@ -48,7 +49,7 @@ MEMORY_RSS = ("peak resident set size (VmHWM) of a process running only "
 MEMORY_NONE = "not measured (in-process on a CPU)"
 
 
-class MeasurementError(RuntimeError):
+class MeasurementError(CommandFailed):
   """A training configuration's subprocess failed."""
 
 
@@ -118,13 +119,9 @@ def time_configuration(spec, config, depth, batch_size, seq_length, steps,
     optimizer.apply_gradients(zip(gradients, variables))
     return loss
 
-  for _ in range(max(1, warmup)):
-    train_step(features, labels).numpy()
-  times = []
-  for _ in range(steps):
-    start = time.perf_counter()
-    train_step(features, labels).numpy()  # .numpy() waits for the step.
-    times.append(time.perf_counter() - start)
+  # .numpy() waits for the step.
+  times = time_calls(lambda: train_step(features, labels).numpy(), steps,
+                     warmup=max(1, warmup))
   median = statistics.median(times)
   return {
       "name": config["name"],

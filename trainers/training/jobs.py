@@ -79,7 +79,7 @@ def _check_structure(args, predecessor, depth):
     return theseus_tf.select_successor_layers(num_layers, depth, args.init)
   except ValueError as error:
     raise UsageError(
-        f"--predecessor has {num_layers} layers: {error}") from None
+        f"--model has {num_layers} layers: {error}") from None
 
 
 def compress_job(args, predecessor, schedule, replacing_steps):

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from theseus_tf.backend import keras
 from theseus_tf.models import save_pretrained
 from trainers.commands import config_files as config_lib
-from trainers import tf_setup
+from trainers import model_record, tf_setup
 from trainers.training import jobs, optimization
 from trainers.atomic_io import replace_dir
 from trainers.training.checkpointing import (CHECKPOINT_DIR, BestModel, TrainerState,
@@ -80,8 +80,7 @@ def run_training(args, config):
   policy = tf_setup.set_precision(args.mixed_precision)
 
   finetuning = args.command == "finetune"
-  flag, path = (("--model", args.model) if finetuning else
-                ("--predecessor", args.predecessor))
+  flag, path = "--model", args.model
   tokenizer = load_task_tokenizer(flag, path)
   train_examples = load_train_examples(
       task, tokenizer, args.data_dir, args.max_seq_length,
@@ -301,6 +300,10 @@ class GlueTrainer:
 
   def _write_export(self, folder):
     save_pretrained(self.job.export_model, folder, tokenizer=self.tokenizer)
+    # Later commands (export, evaluate, benchmark) default to this length.
+    model_record.write_record(
+        folder, command=self.args.command, task=self.task.name,
+        max_seq_length=self.args.max_seq_length)
 
   def _metrics(self, completed, step):
     final = dict(self.state.eval_history[-1])

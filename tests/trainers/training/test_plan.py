@@ -11,7 +11,7 @@ from trainers.training.plan import make_plan
 
 
 def _plan(*extra, command="compress", examples=320):
-  model_flag = "--predecessor" if command == "compress" else "--model"
+  model_flag = "--model"
   args, _ = cli.parse_args([command, model_flag, "m", "--task", "sst2",
                             "--output-dir", "o", "--batch-size", "32",
                             *extra])
