@@ -14,15 +14,15 @@ resumes after an interruption. A finished run's results are cached in
 `docs/results/study/<task>/<run>.json` (committed), and runs with a cached
 result are skipped: the study can be completed over several sittings.
 
-  python benchmarks/reproduction_study.py run               # all of it
-  python benchmarks/reproduction_study.py run --tasks mrpc,rte --jobs 2
-  python benchmarks/reproduction_study.py run --dry-run     # the commands
-  python benchmarks/reproduction_study.py report            # docs/RESULTS.md
+  python -m benchmarks.reproduction_study run               # all of it
+  python -m benchmarks.reproduction_study run --tasks mrpc,rte --jobs 2
+  python -m benchmarks.reproduction_study run --dry-run     # the commands
+  python -m benchmarks.reproduction_study report            # docs/RESULTS.md
 
 `--preset bert-base` is the paper's own setup (BERT-base 12 -> 6 layers,
 learning rate 2e-5, longer budgets) for a GPU machine:
 
-  python benchmarks/reproduction_study.py run --preset bert-base \
+  python -m benchmarks.reproduction_study run --preset bert-base \
       --model bert-base-uncased --data-dir glue_data
 """
 
@@ -38,11 +38,10 @@ import sys
 import threading
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from trainers.atomic_io import atomic_write_json, atomic_write_text
+from trainers.locations import GLUE_DIR, default_model_dir
 
-from trainers.atomic_io import atomic_write_json, atomic_write_text  # pylint: disable=g-import-not-at-top,wrong-import-position
-from trainers.locations import GLUE_DIR, default_model_dir  # pylint: disable=g-import-not-at-top,wrong-import-position
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # The commands' default, from the repository root wherever the study runs.
 DEFAULT_DATA_DIR = (REPO / GLUE_DIR).resolve()
@@ -449,8 +448,8 @@ def report_markdown(args):
              if not result_path(r, args).exists()]
   if missing:
     lines += ["", f"Not run yet ({len(missing)} runs): " +
-              ", ".join(missing) + ". `python benchmarks/"
-              "reproduction_study.py run` completes them; a `–` above is "
+              ", ".join(missing) + ". `python -m "
+              "benchmarks.reproduction_study run` completes them; a `–` above is "
               "a cell still without results."]
   lines += ["", END_MARK.format(args.preset_name)]
   return "\n".join(lines)
