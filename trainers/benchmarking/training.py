@@ -40,7 +40,9 @@ from trainers.benchmarking.models import (PredecessorSpec, build_predecessor,
                                           equal_grouping, example_features)
 
 FINETUNE = "fine-tuning"
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+# The folder that holds the trainers package: the repository, or
+# site-packages after a non-editable install.
+PACKAGE_PARENT = pathlib.Path(__file__).resolve().parents[2]
 
 MEMORY_GPU = ("GPU:0 peak bytes allocated "
               "(tf.config.experimental.get_memory_info)")
@@ -198,7 +200,7 @@ def run_subprocess(spec, config, settings):
   env = dict(os.environ)
   env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   env["PYTHONPATH"] = os.pathsep.join(
-      [str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+      [str(PACKAGE_PARENT)] + [p for p in [env.get("PYTHONPATH")] if p])
   done = subprocess.run(
       [sys.executable, "-m", "trainers.benchmarking.training", payload],
       env=env, capture_output=True, text=True, check=False)
