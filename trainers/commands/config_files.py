@@ -13,8 +13,8 @@ import json
 import pathlib
 
 from trainers.atomic_io import atomic_write_json, read_json
-from trainers.commands.flags import (deprecation_warning, flag_name,
-                                     renamed_dest)
+from trainers.commands.flags import (deprecation_warning, flag_actions,
+                                     flag_name, renamed_dest)
 from trainers.errors import UsageError
 
 CONFIG_FILE = "config.json"
@@ -60,15 +60,6 @@ def load_config_file(path):
   return values
 
 
-def _flag_actions(parser):
-  """dest -> action for every flag of `parser` except --help and --config."""
-  return {
-      action.dest: action
-      for action in parser._actions  # pylint: disable=protected-access
-      if action.option_strings and action.dest not in ("help", "config")
-  }
-
-
 def config_file_defaults(parser, command, path):
   """Reads `path` and converts it to defaults for `parser` (a subcommand).
 
@@ -83,7 +74,7 @@ def config_file_defaults(parser, command, path):
     UsageError: Unknown key, bad value, or another subcommand's config.
   """
   values = load_config_file(path)
-  actions = _flag_actions(parser)
+  actions = flag_actions(parser)
   defaults = {}
   for key, value in values.items():
     dest = str(key).lstrip("-").replace("-", "_")
@@ -138,7 +129,7 @@ def _convert(action, value, path, key):
 def resolved_config(args, parser):
   """The run's settings: the subcommand and the value of each of its flags."""
   config = {"command": args.command}
-  for dest in _flag_actions(parser):
+  for dest in flag_actions(parser):
     value = getattr(args, dest)
     config[dest] = list(value) if isinstance(value, tuple) else value
   return config

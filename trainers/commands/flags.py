@@ -53,6 +53,15 @@ def flag_name(dest):
   return "--" + dest.replace("_", "-")
 
 
+def flag_actions(parser):
+  """dest -> action for every flag of `parser` except --help and --config."""
+  return {
+      action.dest: action
+      for action in parser._actions  # pylint: disable=protected-access
+      if action.option_strings and action.dest not in ("help", "config")
+  }
+
+
 def deprecation_warning(old, new):
   """Tells, on stderr, that `old` (a flag or config key) is now `new`."""
   print(f"{PROG}: warning: {old} is deprecated and will be removed in the "

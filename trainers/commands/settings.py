@@ -57,9 +57,7 @@ def typed_settings(command, **values):
 def command_line(args, parser):
   """The `theseus-tf` command line of `args`: flags not at their default."""
   argv = [flags.PROG, args.command]
-  for action in parser._actions:  # pylint: disable=protected-access
-    if not action.option_strings or action.dest in ("help", "config"):
-      continue
+  for action in flags.flag_actions(parser).values():
     value = getattr(args, action.dest)
     if value == action.default or value is None:
       continue
