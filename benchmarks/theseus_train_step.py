@@ -4,15 +4,14 @@ Times `train_on_batch` on a stack of BERT transformer layers (MiniLM width by
 default) wrapped 2:1 into ModuleReplacing modules, at p = 0, 0.5 and 1, and
 the same stack fine-tuned whole. Prints medians and the ratio to fine-tuning.
 
-  python benchmarks/theseus_train_step.py                 # 12 -> 6, CPU-sized
-  python benchmarks/theseus_train_step.py --hidden 768 --heads 12 \
+  python -m benchmarks.theseus_train_step                 # 12 -> 6, CPU-sized
+  python -m benchmarks.theseus_train_step --hidden 768 --heads 12 \
       --intermediate 3072 --batch 32                      # BERT-base on a GPU
 """
 
 import argparse
 import json
 import platform
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -21,6 +20,7 @@ import theseus_tf
 from theseus_tf import schedules
 from theseus_tf.backend import IS_KERAS_3, keras
 from theseus_tf.models import BertTransformerLayer
+from trainers.timing import time_calls
 
 
 def build_stack(args, rate=None):
@@ -55,13 +55,8 @@ def time_steps(model, args):
   x = [rng.normal(size=(args.batch, args.seq_len, args.hidden)).astype("float32"),
        np.ones((args.batch, args.seq_len), "int32")]
   y = rng.integers(0, 2, size=(args.batch,))
-  for _ in range(args.warmup):
-    model.train_on_batch(x, y)
-  times = []
-  for _ in range(args.steps):
-    start = time.perf_counter()
-    model.train_on_batch(x, y)
-    times.append(time.perf_counter() - start)
+  times = time_calls(lambda: model.train_on_batch(x, y), args.steps,
+                     args.warmup)
   return float(np.median(times))
 
 
