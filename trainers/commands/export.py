@@ -84,7 +84,7 @@ def add_parser(subparsers):
       help="served model name / file stem (default: the model folder's "
       "name).")
   group.add_argument(
-      "--version", type=flags.positive_int, metavar="N",
+      "--version", type=flags.non_negative_int, metavar="N",
       help="saved_model version (default: the next free integer).")
   group.add_argument(
       "--quantize", choices=flags.QUANTIZATIONS, default="none",
