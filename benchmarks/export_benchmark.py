@@ -19,7 +19,6 @@ should be within 1 point of float32).
 """
 
 import argparse
-import json
 import os
 import pathlib
 import platform
@@ -33,6 +32,7 @@ import tensorflow as tf
 from theseus_tf.data import FEATURE_NAMES
 from theseus_tf.export import QUANTIZATIONS
 from trainers import locations
+from trainers.atomic_io import atomic_write_json
 from trainers.benchmarking.inference import folder_bytes, tflite_runner
 from trainers.benchmarking.models import build_plain_twin
 from trainers.timing import time_interleaved
@@ -251,7 +251,7 @@ def main():
             f"vs TFLite float32)  {size / 2**20:7.2f} MiB")
     results["accuracy"] = accuracies
   if args.json:
-    pathlib.Path(args.json).write_text(json.dumps(results, indent=2))
+    atomic_write_json(args.json, results)
 
 
 if __name__ == "__main__":
