@@ -174,12 +174,6 @@ positive_float = _bounded(float, "a number > 0", lambda n: n > 0)
 non_negative_float = _bounded(float, "a number >= 0", lambda n: n >= 0)
 probability = _bounded(float, "a probability in [0, 1]",
                        lambda n: 0 <= n <= 1)
-for _type, _name in ((positive_int, "positive_int"),
-                     (non_negative_int, "non_negative_int"),
-                     (positive_float, "positive_float"),
-                     (non_negative_float, "non_negative_float"),
-                     (probability, "probability")):
-  _type.__name__ = _name  # argparse names the type in some messages.
 
 
 def int_list(value):
