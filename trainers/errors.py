@@ -1,13 +1,20 @@
-"""The error that the command line reports as one line, with exit code 2."""
+"""The errors `theseus-tf` reports as one line, without a traceback."""
 
 
 class UsageError(Exception):
-  """Bad input (flags, config file, data, model), found before training starts.
+  """Bad input (flags, config file, data, model), found before work starts.
 
-  `theseus-tf` prints it as a single `theseus-tf: error: ...` line, without a
-  traceback, and exits with status 2. The message says what is wrong and how
-  to fix it.
+  `theseus-tf` prints it as a single `theseus-tf: error: ...` line and exits
+  with status 2. The message says what is wrong and how to fix it.
   """
+
+  def __init__(self, message):
+    super().__init__(one_line(message))
+
+
+class CommandFailed(Exception):
+  """Work that started could not finish (e.g. a measurement's subprocess
+  died): one `theseus-tf: error: ...` line, exit status 1."""
 
   def __init__(self, message):
     super().__init__(one_line(message))

@@ -1,18 +1,11 @@
-"""Dev-set metrics, size and latency of a classifier; `theseus-tf evaluate`."""
-
-import json
-import pathlib
-import sys
-import time
+"""Dev-set metrics, size and latency of a classifier (evaluate, demo, training)."""
 
 import numpy as np
 import tensorflow as tf
 
 from theseus_tf.data import FEATURE_NAMES
 from theseus_tf.metrics import compute_glue_metrics
-from trainers.atomic_io import atomic_write_json
-from trainers.inputs import load_eval_sets, resolve_task
-from trainers.model_io import load_saved_classifier, load_task_tokenizer
+from trainers.timing import time_calls
 
 _FEATURE_SPEC = {
     name: tf.TensorSpec([None, None], tf.int32) for name in FEATURE_NAMES}
@@ -59,41 +52,5 @@ def count_parameters(model):
 def measure_latency(model, features, runs=30, warmup=5):
   """Median wall time (ms) of one inference call on `features`."""
   predict = make_predict_function(model)
-  for _ in range(warmup):
-    predict(features)
-  times = []
-  for _ in range(runs):
-    start = time.perf_counter()
-    predict(features).numpy()
-    times.append(time.perf_counter() - start)
+  times = time_calls(lambda: predict(features).numpy(), runs, warmup)
   return float(np.median(times) * 1000.0)
-
-
-def run_evaluate(args):
-  """`theseus-tf evaluate`: prints (and with --output writes) the metrics."""
-  task = resolve_task(args.task)
-  model = load_saved_classifier(args.model, task)
-  tokenizer_path = args.tokenizer or _tokenizer_folder(args.model)
-  tokenizer = load_task_tokenizer(
-      "--tokenizer" if args.tokenizer else "--model", tokenizer_path)
-  eval_sets = load_eval_sets(task, tokenizer, args.data_dir,
-                             args.max_seq_length, args.eval_batch_size,
-                             args.max_eval_examples)
-  metrics = evaluate(make_predict_function(model), task, eval_sets)
-  result = {
-      "model": str(args.model),
-      "task": task.name,
-      "eval_examples": {s: d.num_examples for s, d in eval_sets.items()},
-      "num_parameters": count_parameters(model),
-      "metrics": metrics,
-  }
-  if args.output:
-    atomic_write_json(args.output, result)
-  json.dump(result, sys.stdout, indent=2, sort_keys=True)
-  print()
-  return result
-
-
-def _tokenizer_folder(model_path):
-  path = pathlib.Path(model_path)
-  return path.parent if path.suffix == ".keras" else model_path

@@ -108,7 +108,7 @@ def set_precision(mixed):
   """Sets the Keras dtype policy; returns its name (None for float32).
 
   Mixed precision is float16 on GPUs (with loss scaling, see
-  `trainers.optimization`) and bfloat16 elsewhere.
+  `trainers.training.optimization`) and bfloat16 elsewhere.
   """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from theseus_tf.backend import keras  # pylint: disable=import-outside-toplevel

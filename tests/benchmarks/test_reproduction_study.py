@@ -33,7 +33,7 @@ def test_methods_share_data_budget_and_schedule(args):
   assert theseus["--replacing-steps"] == "230"
   assert theseus["--base-rate"] == "0.3"
   assert theseus["--eval-steps"] == "57"
-  assert theseus["--predecessor"].endswith("mrpc/predecessor/best_model")
+  assert theseus["--model"].endswith("mrpc/predecessor/best_model")
   teacher = _flags(study.Run("cola", "predecessor", 42), args)
   assert teacher["--model"] == "path/to/minilm"
   assert "--reinit-head" in teacher

@@ -3,6 +3,7 @@
 import pytest
 
 from theseus_tf.backend import keras
+from tests.trainers.benchmark_models import save_tiny_models
 from tests.trainers.cli_helpers import CliResult
 from trainers import cli
 
@@ -56,3 +57,10 @@ def run_cli(capsys):
     return CliResult(returncode, captured.out, captured.err)
 
   return run
+
+
+@pytest.fixture(scope="module")
+def tiny_dirs(tmp_path_factory):
+  """Benchmark folders: predecessor (2 layers), successor (1), narrow,
+  headless (tests/trainers/benchmark_models.py)."""
+  return save_tiny_models(tmp_path_factory.mktemp("benchmark-models"))

@@ -20,7 +20,6 @@ reference's time divided by the variant's (pairs from the same round).
 import dataclasses
 import os
 import pathlib
-import random
 import statistics
 import time
 from typing import Callable
@@ -29,21 +28,10 @@ import numpy as np
 import tensorflow as tf
 
 from theseus_tf.export import export_saved_model, export_tflite
+from trainers.benchmarking.formats import FORMATS
 from trainers.benchmarking.models import example_features, weight_bytes
 from trainers.evaluation import make_predict_function
-
-# Format name -> TFLite quantization (None: not TFLite).
-FORMATS = {
-    "keras": None,
-    "saved_model": None,
-    "tflite-fp32": "none",
-    "tflite-fp16": "float16",
-    "tflite-dynamic": "dynamic",
-    "tflite-int8": "int8",
-}
-DEFAULT_FORMATS = ("keras", "saved_model", "tflite-fp32", "tflite-dynamic",
-                   "tflite-int8")
-
+from trainers.timing import time_interleaved
 
 @dataclasses.dataclass
 class Exported:
@@ -196,33 +184,6 @@ def export_variants(variants, formats, workdir, seq_length, threads,
             f"{entry.size_bytes / 2**20:.1f} MiB "
             f"({time.perf_counter() - began:.0f} s)")
   return exported
-
-
-def time_interleaved(calls, runs, warmup, seed=0):
-  """Seconds per call of each function, timed in shuffled rounds.
-
-  Args:
-    calls: `{key: no-argument function}`.
-    runs: Rounds; each calls every function once, in a new random order.
-    warmup: Untimed calls of each function first (tracing, allocation).
-    seed: Seed of the orders.
-
-  Returns:
-    `{key: [seconds of round 0, round 1, ...]}`.
-  """
-  for call in calls.values():
-    for _ in range(warmup):
-      call()
-  times = {key: [] for key in calls}
-  order = list(calls)
-  rng = random.Random(seed)
-  for _ in range(runs):
-    rng.shuffle(order)  # No variant always runs right after another.
-    for key in order:
-      start = time.perf_counter()
-      calls[key]()
-      times[key].append(time.perf_counter() - start)
-  return times
 
 
 def paired_speedup(reference_times, times):

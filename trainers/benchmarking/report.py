@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from trainers.atomic_io import (atomic_write_bytes, atomic_write_json,
                                 atomic_write_text)
-from trainers.run_info import package_versions
+from trainers.training.run_info import package_versions
 
 JSON_FILE = "benchmark.json"
 MARKDOWN_FILE = "benchmark.md"
@@ -195,7 +195,7 @@ def markdown(result):
         f"weights; others: the exported files.{calibration}", "",
         inference_table(result), ""]
     if settings.get("task") is None:
-      lines += ["No dev scores: pass --task (with a fine-tuned --predecessor "
+      lines += ["No dev scores: pass --task (with a fine-tuned --model "
                 "or --successor) to score the models.", ""]
   if result["training"]:
     memory = result["training"][0]["memory"]

@@ -36,7 +36,7 @@ def run(args, settings):
   Args:
     args: The parsed `benchmark` flags.
     settings: The checked list flags and resolved defaults
-      (`trainers.benchmark_command.check_flags`).
+      (`trainers.commands.benchmark.check_flags`).
 
   Returns:
     The report (the content of benchmark.json).
@@ -49,10 +49,6 @@ def run(args, settings):
   if output_dir.exists() and not output_dir.is_dir():
     raise UsageError(f"--output-dir {output_dir} is a file: pass a folder")
   task = resolve_task(args.task) if args.task else None
-  for flag in ("data_dir", "max_eval_examples"):
-    if getattr(args, flag) is not None and task is None:
-      raise UsageError(f"--{flag.replace('_', '-')} is only read with --task: "
-                       "add --task or drop it")
   formats = settings["formats"]
   inference_on = not args.skip_inference
   training_on = not args.skip_training
@@ -60,7 +56,7 @@ def run(args, settings):
   log("loading the models")
   loaded = models.load_variants(args, task)
   variants = loaded.variants
-  models.check_tokenizers(variants, args.seq_length)
+  models.check_tokenizers(variants, args.max_seq_length)
   calibration, calibration_note = None, None
   if inference_on and "tflite-int8" in formats:
     calibration, calibration_note = scores.calibration_texts(
@@ -68,13 +64,13 @@ def run(args, settings):
   dev_sets = None
   if inference_on and task is not None:
     dev_sets = scores.load_dev_sets(variants, task, args.data_dir,
-                                    args.seq_length, args.max_eval_examples)
+                                    args.max_seq_length, args.max_eval_examples)
 
   result = {
       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
           timespec="seconds"),
       "settings": dict(
-          settings, seq_length=args.seq_length, runs=args.runs,
+          settings, seq_length=args.max_seq_length, runs=args.runs,
           warmup=args.warmup, calibration=calibration_note,
           task=task.name if task else None,
           max_eval_examples=args.max_eval_examples,
@@ -93,7 +89,7 @@ def run(args, settings):
     result["training"] = training.measure_training(
         loaded.predecessor_spec, loaded.successor_depth,
         settings["replacement_rates"], args.train_batch_size,
-        args.seq_length, args.train_steps, args.warmup,
+        args.max_seq_length, args.train_steps, args.warmup,
         in_process=args.training_in_process, log=log)
   result["machine"]["load_average_at_end"] = list(os.getloadavg())
   paths = report.write_report(output_dir, result)
@@ -107,11 +103,11 @@ def _inference(args, settings, loaded, task, calibration, dev_sets, log):
   vocabulary = min(v.model.backbone.vocabulary_size for v in variants)
   with tempfile.TemporaryDirectory(prefix="theseus-benchmark-") as workdir:
     exported = inference.export_variants(
-        variants, settings["formats"], workdir, args.seq_length,
+        variants, settings["formats"], workdir, args.max_seq_length,
         settings["tflite_threads"], calibration_texts=calibration,
         text_pair=bool(task and task.is_pair), log=log)
     timings = inference.measure(
-        exported, settings["batch_sizes"], args.seq_length, args.runs,
+        exported, settings["batch_sizes"], args.max_seq_length, args.runs,
         args.warmup, vocabulary, reference_variant="predecessor", log=log)
     dev = {}
     if dev_sets is not None:

@@ -1,7 +1,7 @@
 """Time per training step: fine-tuning the predecessor vs BERT-of-Theseus.
 
 Configurations, all on the same random batch (`batch_size` x `seq_length`
-token ids) with the same AdamW (`trainers.optimization.make_optimizer`) and
+token ids) with the same AdamW (`trainers.training.optimization.make_optimizer`) and
 task loss, each a compiled `tf.function` step as in `theseus-tf`'s trainer:
 
 - `fine-tuning`: the predecessor, every weight trainable;
@@ -26,7 +26,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -34,12 +33,16 @@ import tensorflow as tf
 from theseus_tf import schedules
 from theseus_tf.backend import keras
 from theseus_tf.models import build_theseus_classifier
-from trainers import losses, optimization
+from trainers.errors import CommandFailed
+from trainers.timing import time_calls
+from trainers.training import losses, optimization
 from trainers.benchmarking.models import (PredecessorSpec, build_predecessor,
                                           equal_grouping, example_features)
 
 FINETUNE = "fine-tuning"
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+# The folder that holds the trainers package: the repository, or
+# site-packages after a non-editable install.
+PACKAGE_PARENT = pathlib.Path(__file__).resolve().parents[2]
 
 MEMORY_GPU = ("GPU:0 peak bytes allocated "
               "(tf.config.experimental.get_memory_info)")
@@ -48,7 +51,7 @@ MEMORY_RSS = ("peak resident set size (VmHWM) of a process running only "
 MEMORY_NONE = "not measured (in-process on a CPU)"
 
 
-class MeasurementError(RuntimeError):
+class MeasurementError(CommandFailed):
   """A training configuration's subprocess failed."""
 
 
@@ -118,13 +121,9 @@ def time_configuration(spec, config, depth, batch_size, seq_length, steps,
     optimizer.apply_gradients(zip(gradients, variables))
     return loss
 
-  for _ in range(max(1, warmup)):
-    train_step(features, labels).numpy()
-  times = []
-  for _ in range(steps):
-    start = time.perf_counter()
-    train_step(features, labels).numpy()  # .numpy() waits for the step.
-    times.append(time.perf_counter() - start)
+  # .numpy() waits for the step.
+  times = time_calls(lambda: train_step(features, labels).numpy(), steps,
+                     warmup=max(1, warmup))
   median = statistics.median(times)
   return {
       "name": config["name"],
@@ -201,7 +200,7 @@ def run_subprocess(spec, config, settings):
   env = dict(os.environ)
   env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   env["PYTHONPATH"] = os.pathsep.join(
-      [str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+      [str(PACKAGE_PARENT)] + [p for p in [env.get("PYTHONPATH")] if p])
   done = subprocess.run(
       [sys.executable, "-m", "trainers.benchmarking.training", payload],
       env=env, capture_output=True, text=True, check=False)

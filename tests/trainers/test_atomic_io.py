@@ -5,7 +5,8 @@ import os
 import pytest
 
 from trainers.atomic_io import (atomic_write_json, atomic_write_text,
-                                read_json, recover_dir, replace_dir)
+                                make_readable, read_json, recover_dir,
+                                replace_dir)
 
 
 def _write_folder(content):
@@ -74,3 +75,31 @@ def test_recover_rolls_back_without_a_new_folder(tmp_path):
   recover_dir(target)
   assert (target / "weights").read_text() == "v1"
   assert os.listdir(tmp_path) == ["best_model"]
+
+
+def _write_privately(folder):
+  """A folder as tempfile makes them: 0700 folders, 0600 files."""
+  folder.mkdir(mode=0o700)
+  (folder / "inner").mkdir(mode=0o700)
+  (folder / "inner" / "weights").write_text("w")
+  os.chmod(folder / "inner" / "weights", 0o600)
+
+
+@pytest.mark.parametrize("umask, folder_mode, file_mode", [
+    (0o022, 0o755, 0o644), (0o027, 0o750, 0o640)])
+def test_written_files_follow_the_umask_not_tempfile(tmp_path, umask,
+                                                     folder_mode, file_mode):
+  old = os.umask(umask)
+  try:
+    path = atomic_write_text(tmp_path / "a.txt", "x")
+    model = replace_dir(tmp_path / "best_model", _write_privately)
+    exported = tmp_path / "export"
+    _write_privately(exported)
+    make_readable(exported)
+  finally:
+    os.umask(old)
+  assert path.stat().st_mode & 0o777 == file_mode
+  for folder in (model, exported):
+    for sub in (folder, folder / "inner"):
+      assert sub.stat().st_mode & 0o777 == folder_mode, sub
+    assert (folder / "inner" / "weights").stat().st_mode & 0o777 == file_mode

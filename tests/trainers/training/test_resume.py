@@ -15,7 +15,7 @@ from theseus_tf import schedules
 from theseus_tf.backend import IS_KERAS_3
 from tests.trainers.cli_helpers import (REPO_ROOT, cli_command, cli_env,
                                         read_json, run_subprocess)
-from trainers.optimization import WarmupLinearDecay
+from trainers.training.optimization import WarmupLinearDecay
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ def _latest_step(run):
 def test_sigkill_mid_training_then_resume(sst2_predecessor, glue_dir,
                                           tmp_path):
   run = tmp_path / "run"
-  argv = ["compress", "--predecessor", sst2_predecessor, "--output-dir", run,
+  argv = ["compress", "--model", sst2_predecessor, "--output-dir", run,
           "--num-layers", "2", "--schedule", "linear", "--base-rate", "0.2",
           "--replacing-steps", "16", "--max-steps", str(TOTAL_STEPS),
           "--warmup-steps", "4", "--learning-rate", "1e-3", "--save-steps",

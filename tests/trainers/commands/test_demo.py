@@ -1,9 +1,15 @@
 """`theseus-tf demo` on the tiny model, its table and its errors."""
 
+import subprocess
+import sys
+
 import pytest
 
-from tests.trainers.cli_helpers import read_json
-from trainers.demo import format_table
+from tests.trainers.cli_helpers import REPO_ROOT, cli_env, read_json
+from trainers import cli
+from trainers.commands import demo
+from trainers.commands.demo import format_table
+from trainers.commands.settings import command_line
 
 
 def _result(layers, accuracy, parameters, latency):
@@ -46,5 +52,34 @@ def test_demo_on_the_tiny_model(run_cli, tiny_model_dir, glue_dir, tmp_path):
           results["predecessor"]["num_parameters"])
   for run in ("finetune", "compress"):
     assert read_json(tmp_path / run / "metrics.json")["completed"]
-  assert read_json(tmp_path / "compress" / "config.json")["predecessor"] == str(
+  assert read_json(tmp_path / "compress" / "config.json")["model"] == str(
       tmp_path / "finetune" / "best_model")
+
+
+def test_demo_calls_the_commands_with_typed_settings(tmp_path):
+  args, _ = cli.parse_args(["demo", "--model", "m", "--max-seq-length", "16",
+                            "--num-layers", "2"])
+  (finetune_args, _), (compress_args, parser) = demo.run_settings(
+      args, tmp_path / "glue", tmp_path / "out")
+  assert (finetune_args.command, compress_args.command) == ("finetune",
+                                                            "compress")
+  assert finetune_args.model == "m" and finetune_args.reinit_head
+  assert compress_args.model == str(tmp_path / "out/finetune/best_model")
+  assert compress_args.max_seq_length == 16 and compress_args.num_layers == 2
+  assert compress_args.replacement_rate == 0.7  # Checked like parsed flags.
+  line = command_line(compress_args, parser)
+  assert line[:4] == ["theseus-tf", "compress", "--model",
+                      compress_args.model]
+  # The printed command line means the same settings.
+  again, _ = cli.parse_args(line[1:])
+  assert vars(again) == vars(compress_args)
+
+
+def test_demo_does_not_import_the_cli():
+  code = ("import sys, trainers.commands.demo; "
+          "print(sorted(m for m in sys.modules if m in ('trainers.cli', "
+          "'tensorflow')))")
+  done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT,
+                        env=cli_env(), capture_output=True, text=True,
+                        check=True)
+  assert done.stdout.strip() == "[]"

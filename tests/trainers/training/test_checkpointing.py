@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from theseus_tf.backend import IS_KERAS_3, keras
-from trainers.checkpointing import TrainingCheckpoint
+from trainers.training.checkpointing import TrainingCheckpoint
 
 
 def _model_with_dropout():

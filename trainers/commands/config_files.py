@@ -10,10 +10,11 @@ output folder; `--config config.json` repeats the run.
 
 import argparse
 import json
-import math
 import pathlib
 
 from trainers.atomic_io import atomic_write_json, read_json
+from trainers.commands.flags import (deprecation_warning, flag_actions,
+                                     flag_name, renamed_dest)
 from trainers.errors import UsageError
 
 CONFIG_FILE = "config.json"
@@ -23,90 +24,6 @@ CONFIG_FILE = "config.json"
 RESUME_INDEPENDENT = frozenset({
     "config", "output_dir", "overwrite_output_dir", "no_progress_bar",
     "logging_steps", "save_steps", "eval_batch_size", "strategy"})
-
-# ---------------------------------------------------------------------------
-# Flag value types. Each accepts a string (command line) or an already typed
-# value (YAML/JSON config file), and raises argparse.ArgumentTypeError.
-# ---------------------------------------------------------------------------
-
-
-def _number(value, kind, name):
-  if isinstance(value, bool):
-    raise argparse.ArgumentTypeError(f"expected {name}, got {value!r}")
-  try:
-    number = float(value)
-  except (TypeError, ValueError):
-    raise argparse.ArgumentTypeError(
-        f"expected {name}, got {value!r}") from None
-  if kind is int:
-    if not number.is_integer():
-      raise argparse.ArgumentTypeError(f"expected {name}, got {value!r}")
-    return int(number)
-  if not math.isfinite(number):
-    raise argparse.ArgumentTypeError(f"expected {name}, got {value!r}")
-  return number
-
-
-def positive_int(value):
-  number = _number(value, int, "a positive integer")
-  if number < 1:
-    raise argparse.ArgumentTypeError(
-        f"expected a positive integer, got {value!r}")
-  return number
-
-
-def non_negative_int(value):
-  number = _number(value, int, "an integer >= 0")
-  if number < 0:
-    raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
-  return number
-
-
-def positive_float(value):
-  number = _number(value, float, "a number > 0")
-  if number <= 0:
-    raise argparse.ArgumentTypeError(f"expected a number > 0, got {value!r}")
-  return number
-
-
-def non_negative_float(value):
-  number = _number(value, float, "a number >= 0")
-  if number < 0:
-    raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value!r}")
-  return number
-
-
-def probability(value):
-  number = _number(value, float, "a probability in [0, 1]")
-  if not 0 <= number <= 1:
-    raise argparse.ArgumentTypeError(
-        f"expected a probability in [0, 1], got {value!r}")
-  return number
-
-
-def int_list(value):
-  """`"3,3,2"` or `[3, 3, 2]` -> `[3, 3, 2]`."""
-  items = value.split(",") if isinstance(value, str) else value
-  if not isinstance(items, (list, tuple)) or not items:
-    raise argparse.ArgumentTypeError(
-        f"expected comma-separated integers such as 3,3,2, got {value!r}")
-  return [non_negative_int(str(i).strip()) for i in items]
-
-
-INIT_CHOICES = ("bottom", "top", "every_k")
-
-
-def successor_init(value):
-  """`bottom`, `top`, `every_k`, or predecessor layer indices `0,2,4`."""
-  if isinstance(value, str) and value.strip() in INIT_CHOICES:
-    return value.strip()
-  try:
-    return int_list(value)
-  except argparse.ArgumentTypeError:
-    raise argparse.ArgumentTypeError(
-        f"expected one of {', '.join(INIT_CHOICES)} or layer indices such as "
-        f"0,2,4, got {value!r}") from None
-
 
 # ---------------------------------------------------------------------------
 # Config files.
@@ -143,19 +60,6 @@ def load_config_file(path):
   return values
 
 
-def _flag_actions(parser):
-  """dest -> action for every flag of `parser` except --help and --config."""
-  return {
-      action.dest: action
-      for action in parser._actions  # pylint: disable=protected-access
-      if action.option_strings and action.dest not in ("help", "config")
-  }
-
-
-def flag_name(dest):
-  return "--" + dest.replace("_", "-")
-
-
 def config_file_defaults(parser, command, path):
   """Reads `path` and converts it to defaults for `parser` (a subcommand).
 
@@ -170,7 +74,7 @@ def config_file_defaults(parser, command, path):
     UsageError: Unknown key, bad value, or another subcommand's config.
   """
   values = load_config_file(path)
-  actions = _flag_actions(parser)
+  actions = flag_actions(parser)
   defaults = {}
   for key, value in values.items():
     dest = str(key).lstrip("-").replace("-", "_")
@@ -181,6 +85,10 @@ def config_file_defaults(parser, command, path):
             f"'theseus-tf {command}': run that subcommand or remove the "
             "'command' key")
       continue
+    if renamed_dest(command, dest) != dest:
+      deprecation_warning(f"config key {key!r}",
+                          f"{renamed_dest(command, dest)!r}")
+      dest = renamed_dest(command, dest)
     action = actions.get(dest)
     if action is None:
       raise UsageError(
@@ -221,7 +129,7 @@ def _convert(action, value, path, key):
 def resolved_config(args, parser):
   """The run's settings: the subcommand and the value of each of its flags."""
   config = {"command": args.command}
-  for dest in _flag_actions(parser):
+  for dest in flag_actions(parser):
     value = getattr(args, dest)
     config[dest] = list(value) if isinstance(value, tuple) else value
   return config
@@ -242,6 +150,9 @@ def check_same_run(run_dir, config):
   previous = read_json(pathlib.Path(run_dir) / CONFIG_FILE)
   if previous is None:
     return
+  # A run recorded under old flag names resumes under the new ones.
+  previous = {renamed_dest(previous.get("command"), key): value
+              for key, value in previous.items()}
   keys = (set(previous) | set(config)) - RESUME_INDEPENDENT
   changed = sorted(k for k in keys if previous.get(k) != config.get(k))
   if changed:

@@ -1,27 +1,34 @@
 """The `theseus-tf export` subcommand."""
 
-import argparse
+import os
 import shutil
 
 import numpy as np
 import pytest
 
-from trainers import export_command
+from trainers import cli
 
 # TF's int8 calibrator still uses the deprecated tf.lite.Interpreter.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 
 
-def _parser():
-  parser = argparse.ArgumentParser(prog="theseus-tf")
-  export_command.add_export_parser(parser.add_subparsers(dest="command"))
-  return parser
-
-
 def _run(argv):
-  args = _parser().parse_args(["export"] + [str(a) for a in argv])
-  return args.func(args)
+  return cli.main(["export"] + [str(a) for a in argv])
+
+
+@pytest.fixture
+def tiny_dir(tiny_model_dir):
+  return tiny_model_dir
+
+
+@pytest.fixture
+def trained_tiny_model(tiny_dir):
+  """The tiny classifier with a non-zero head bias, as after fine-tuning."""
+  from theseus_tf.utils.transformers import from_pretrained
+  model = from_pretrained(str(tiny_dir))
+  model.output_dense.bias.assign(np.array([0.1, -0.2, 0.05], np.float32))
+  return model
 
 
 @pytest.fixture
@@ -38,33 +45,33 @@ def trained_dir(tmp_path, tiny_dir):
 
 
 def test_flags_and_defaults():
-  args = _parser().parse_args(
-      ["export", "--model-dir", "m", "--format", "tflite", "--output-dir", "o"])
-  assert args.func is export_command.run_export
+  args, _ = cli.parse_args(
+      ["export", "--model", "m", "--format", "tflite", "--output-dir", "o"])
   assert (args.quantize, args.inputs, args.max_seq_length) == ("none", "ids",
                                                                128)
   assert not (args.strip or args.allow_untrained or args.overwrite)
-  from theseus_tf.export import INPUT_KINDS, QUANTIZATIONS
-  assert export_command.QUANTIZATIONS == QUANTIZATIONS
-  assert export_command.INPUT_KINDS == INPUT_KINDS
 
 
 def test_unknown_quantization_is_a_usage_error(capsys):
-  with pytest.raises(SystemExit) as exit_info:
-    _parser().parse_args(["export", "--model-dir", "m", "--format", "tflite",
-                          "--output-dir", "o", "--quantize", "int4"])
-  assert exit_info.value.code == 2
-  assert "invalid choice: 'int4'" in capsys.readouterr().err
+  assert _run(["--model", "m", "--format", "tflite", "--output-dir", "o",
+               "--quantize", "int4"]) == 2
+  error = capsys.readouterr().err
+  assert error.startswith("theseus-tf: error: argument --quantize: invalid "
+                          "choice: 'int4'")
 
 
 def test_saved_model_export_and_errors(tmp_path, trained_dir, capsys):
   base = tmp_path / "serving"
-  common = ["--model-dir", trained_dir, "--format", "saved_model",
+  common = ["--model", trained_dir, "--format", "saved_model",
             "--output-dir", base, "--max-seq-length", 32]
   assert _run(common + ["--task", "mrpc"]) == 0
   version = base / "tiny-student" / "1"
   assert capsys.readouterr().out.strip() == str(version)
   assert (version / "saved_model.pb").is_file()
+  umask = os.umask(0)
+  os.umask(umask)
+  modes = {p.stat().st_mode & 0o777 for p in [version, *version.rglob("*")]}
+  assert modes <= {0o777 & ~umask, 0o666 & ~umask}  # Readable by a server.
   assert '"text_pair": true' in (
       version / "assets.extra" / "theseus_tf_export.json").read_text()
 
@@ -80,17 +87,17 @@ def test_saved_model_export_and_errors(tmp_path, trained_dir, capsys):
 def test_missing_model_and_vocabulary(tmp_path, trained_dir, capsys):
   common = ["--format", "saved_model", "--output-dir", tmp_path / "out",
             "--max-seq-length", 32]
-  assert _run(["--model-dir", tmp_path / "nope"] + common) == 2
+  assert _run(["--model", tmp_path / "nope"] + common) == 2
   assert "No model folder" in capsys.readouterr().err
   (trained_dir / "tokenizer.json").unlink()
-  assert _run(["--model-dir", trained_dir] + common) == 2
+  assert _run(["--model", trained_dir] + common) == 2
   err = capsys.readouterr().err
-  assert "No vocabulary" in err and "--tokenizer-dir" in err
+  assert "No vocabulary" in err
   assert not (tmp_path / "out").exists()
 
 
 def test_untrained_model_needs_the_flag(tmp_path, tiny_dir, capsys):
-  common = ["--model-dir", tiny_dir, "--format", "tflite", "--output-dir",
+  common = ["--model", tiny_dir, "--format", "tflite", "--output-dir",
             tmp_path, "--max-seq-length", 32]
   assert _run(common) == 2
   assert "--allow-untrained" in capsys.readouterr().err
@@ -100,7 +107,7 @@ def test_untrained_model_needs_the_flag(tmp_path, tiny_dir, capsys):
 
 def test_int8_tflite_calibrates_on_the_task(tmp_path, trained_dir, glue_dir,
                                             capsys):
-  common = ["--model-dir", trained_dir, "--format", "tflite", "--output-dir",
+  common = ["--model", trained_dir, "--format", "tflite", "--output-dir",
             tmp_path, "--max-seq-length", 32, "--quantize", "int8"]
   assert _run(common) == 2
   assert "pass --task" in capsys.readouterr().err
@@ -119,7 +126,7 @@ def test_theseus_keras_file_needs_strip(tmp_path, tiny_dir, trained_tiny_model,
   theseus = build_theseus_classifier(trained_tiny_model, num_modules=2)
   path = tmp_path / "theseus.keras"
   theseus.save(str(path))
-  common = ["--model-dir", path, "--tokenizer-dir", tiny_dir, "--format",
+  common = ["--model", path, "--tokenizer", tiny_dir, "--format",
             "saved_model", "--output-dir", tmp_path / "serving",
             "--max-seq-length", 32]
   assert _run(common) == 2

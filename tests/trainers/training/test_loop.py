@@ -1,6 +1,7 @@
 """Short real runs of finetune, compress (theseus, baselines) and evaluate."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import tensorflow as tf
 from safetensors.numpy import load_file
 
 from tests.trainers.cli_helpers import read_json
+from trainers import cli
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +17,9 @@ RUN_FILES = ("config.json", "versions.json", "trainer_state.json",
              "metrics.json", "checkpoints/checkpoint",
              "best_model/config.json", "best_model/model.safetensors",
              "best_model/tokenizer.json", "best_model/tokenizer_config.json",
-             "best_model/eval_results.json", "final_model/config.json",
+             "best_model/eval_results.json",
+             "best_model/training_settings.json", "final_model/config.json",
+             "final_model/training_settings.json",
              "final_model/model.safetensors", "final_model/tokenizer.json",
              "final_model/tokenizer_config.json")
 EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
@@ -50,8 +54,23 @@ def _evaluate(run_cli, model, glue_dir, *extra):
   return json.loads(result.stdout)
 
 
+def _modes(folder):
+  """The permission bits of every folder and file under `folder`."""
+  return ({oct(p.stat().st_mode & 0o777) for p in folder.rglob("*")
+           if p.is_dir()},
+          {oct(p.stat().st_mode & 0o777) for p in folder.rglob("*")
+           if p.is_file()})
+
+
+@pytest.fixture
+def umask_022():
+  old = os.umask(0o022)
+  yield
+  os.umask(old)
+
+
 def test_finetune_then_evaluate(run_cli, tiny_model_dir, small_data, glue_dir,
-                                tmp_path):
+                                tmp_path, umask_022):  # pylint: disable=unused-argument
   run = tmp_path / "run"
   argv = ["finetune", "--model", tiny_model_dir, "--reinit-head",
           "--output-dir", run, "--max-steps", "4", "--eval-steps", "2",
@@ -59,6 +78,16 @@ def test_finetune_then_evaluate(run_cli, tiny_model_dir, small_data, glue_dir,
   result = run_cli(*argv)
   assert result.returncode == 0, result.stderr
   metrics = _check_run_folder(run, {"loss", "learning_rate"})
+  # Readable by other users (a model server), as the umask allows.
+  assert _modes(run) == ({"0o755"}, {"0o644"})
+  # The training length (small_data: 32 tokens) travels with the model.
+  assert read_json(run / "best_model/training_settings.json") == {
+      "command": "finetune", "task": "SST-2", "max_seq_length": 32}
+  for command in (["export", "--format", "tflite", "--output-dir", "o"],
+                  ["evaluate", "--task", "sst2"],
+                  ["benchmark", "--output-dir", "o"]):
+    args, _ = cli.parse_args(command + ["--model", str(run / "best_model")])
+    assert args.max_seq_length == 32, command
   assert [e["step"] for e in metrics["eval_history"]] == [2, 4]
   assert read_json(run / "config.json")["command"] == "finetune"
   assert read_json(run / "versions.json")["tensorflow"] == tf.__version__
@@ -66,7 +95,7 @@ def test_finetune_then_evaluate(run_cli, tiny_model_dir, small_data, glue_dir,
 
   output = tmp_path / "eval.json"
   evaluated = _evaluate(run_cli, run / "final_model", glue_dir,
-                        "--output", output)
+                        "--output-file", output)
   assert read_json(output) == evaluated
   np.testing.assert_allclose(evaluated["metrics"]["accuracy"],
                              metrics["final"]["metrics"]["accuracy"])
@@ -85,7 +114,7 @@ def test_compress_theseus(run_cli, sst2_predecessor, small_data, glue_dir,
   run = tmp_path / "run"
   extra = ["--unfreeze-shared"] if unfreeze else []
   result = run_cli(
-      "compress", "--predecessor", sst2_predecessor, "--output-dir", run,
+      "compress", "--model", sst2_predecessor, "--output-dir", run,
       "--num-layers", "2", "--schedule", "linear", "--base-rate", "0.5",
       "--replacing-steps", "4", "--max-steps", "6", "--eval-steps", "3",
       "--save-steps", "3", "--learning-rate", "1e-3", *small_data, *extra)
@@ -120,7 +149,7 @@ def test_compress_baselines(run_cli, sst2_predecessor, small_data, tmp_path,
   extra = (["--temperature", "3", "--alpha", "0.7"] if method == "distill"
            else [])
   result = run_cli(
-      "compress", "--predecessor", sst2_predecessor, "--output-dir", run,
+      "compress", "--model", sst2_predecessor, "--output-dir", run,
       "--method", method, "--num-layers", "2", "--init", "1,3",
       "--replacing-steps", "2", "--successor-steps", "2", "--eval-steps", "2",
       *small_data, *extra)
@@ -155,7 +184,7 @@ def test_mixed_precision_smoke(run_cli, sst2_predecessor, small_data,
                                tmp_path):
   run = tmp_path / "run"
   result = run_cli(
-      "compress", "--predecessor", sst2_predecessor, "--output-dir", run,
+      "compress", "--model", sst2_predecessor, "--output-dir", run,
       "--mixed-precision", "--num-layers", "2", "--max-steps", "2",
       *small_data)
   assert result.returncode == 0, result.stderr
@@ -173,7 +202,7 @@ def test_mirrored_strategy_on_two_replicas(run_cli, sst2_predecessor,
     pytest.skip("needs the 2 logical CPUs of tests/conftest.py")
   run = tmp_path / "run"
   result = run_cli(
-      "compress", "--predecessor", sst2_predecessor, "--output-dir", run,
+      "compress", "--model", sst2_predecessor, "--output-dir", run,
       "--strategy", "mirrored", "--num-layers", "2", "--schedule", "linear",
       "--base-rate", "0.5", "--replacing-steps", "2", "--max-steps", "3",
       *small_data)

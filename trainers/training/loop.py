@@ -8,8 +8,8 @@ with `MultiWorkerMirroredStrategy`, keras-team/keras#20585; this loop does.)
 
 A run writes to its output folder:
 
-  config.json         the resolved flags          (trainers.config)
-  versions.json       package versions            (trainers.run_info)
+  config.json         the resolved flags          (trainers.commands.config_files)
+  versions.json       package versions            (trainers.training.run_info)
   logs/train, logs/eval   TensorBoard: loss, learning_rate, replacement_rate,
                       dev metrics
   checkpoints/        model + optimizer + step, every --save-steps
@@ -34,10 +34,11 @@ from tqdm import tqdm
 
 from theseus_tf.backend import keras
 from theseus_tf.utils.transformers import save_pretrained
-from trainers import config as config_lib
-from trainers import jobs, optimization, tf_setup
+from trainers.commands import config_files as config_lib
+from trainers import model_record, tf_setup
+from trainers.training import jobs, optimization
 from trainers.atomic_io import replace_dir
-from trainers.checkpointing import (CHECKPOINT_DIR, BestModel, TrainerState,
+from trainers.training.checkpointing import (CHECKPOINT_DIR, BestModel, TrainerState,
                                     TrainingCheckpoint)
 from trainers.errors import UsageError
 from trainers.evaluation import (count_parameters, evaluate,
@@ -45,8 +46,8 @@ from trainers.evaluation import (count_parameters, evaluate,
 from trainers.inputs import (distributed_train_input, load_eval_sets,
                              load_train_examples, resolve_task)
 from trainers.model_io import load_task_classifier, load_task_tokenizer
-from trainers.plan import make_plan
-from trainers.run_info import write_metrics, write_versions
+from trainers.training.plan import make_plan
+from trainers.training.run_info import write_metrics, write_versions
 
 FINAL_DIR = "final_model"
 LOG_DIR = "logs"
@@ -61,7 +62,7 @@ def run_training(args, config):
 
   Args:
     args: The validated flags.
-    config: The resolved config (`trainers.config.resolved_config`).
+    config: The resolved config (`trainers.commands.config_files.resolved_config`).
 
   Returns:
     The content of `metrics.json`.
@@ -79,8 +80,7 @@ def run_training(args, config):
   policy = tf_setup.set_precision(args.mixed_precision)
 
   finetuning = args.command == "finetune"
-  flag, path = (("--model", args.model) if finetuning else
-                ("--predecessor", args.predecessor))
+  flag, path = "--model", args.model
   tokenizer = load_task_tokenizer(flag, path)
   train_examples = load_train_examples(
       task, tokenizer, args.data_dir, args.max_seq_length,
@@ -300,6 +300,10 @@ class GlueTrainer:
 
   def _write_export(self, folder):
     save_pretrained(self.job.export_model, folder, tokenizer=self.tokenizer)
+    # Later commands (export, evaluate, benchmark) default to this length.
+    model_record.write_record(
+        folder, command=self.args.command, task=self.task.name,
+        max_seq_length=self.args.max_seq_length)
 
   def _metrics(self, completed, step):
     final = dict(self.state.eval_history[-1])

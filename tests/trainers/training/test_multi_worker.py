@@ -18,7 +18,7 @@ def test_two_workers_end_identical(sst2_predecessor, glue_dir, tmp_path):
   workers = [f"localhost:{portpicker.pick_unused_port()}" for _ in range(2)]
   run = tmp_path / "run"
   argv = cli_command(
-      "compress", "--predecessor", sst2_predecessor, "--output-dir", run,
+      "compress", "--model", sst2_predecessor, "--output-dir", run,
       "--strategy", "multi-worker", "--num-layers", "2", "--schedule",
       "linear", "--base-rate", "0.4", "--replacing-steps", "4", "--max-steps",
       "6", "--learning-rate", "1e-3", "--eval-steps", "3", "--logging-steps",

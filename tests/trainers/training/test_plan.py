@@ -1,4 +1,4 @@
-"""Budgets and schedules from flags (`trainers.plan`), and the LR schedule."""
+"""Budgets and schedules from flags (`trainers.training.plan`), and the LR schedule."""
 
 import numpy as np
 import pytest
@@ -6,12 +6,12 @@ import pytest
 from theseus_tf import schedules
 from trainers import cli
 from trainers.errors import UsageError
-from trainers.optimization import WarmupLinearDecay
-from trainers.plan import make_plan
+from trainers.training.optimization import WarmupLinearDecay
+from trainers.training.plan import make_plan
 
 
 def _plan(*extra, command="compress", examples=320):
-  model_flag = "--predecessor" if command == "compress" else "--model"
+  model_flag = "--model"
   args, _ = cli.parse_args([command, model_flag, "m", "--task", "sst2",
                             "--output-dir", "o", "--batch-size", "32",
                             *extra])

@@ -19,7 +19,7 @@ def _assert_one_line_error(result, *fragments):
 
 @pytest.fixture
 def compress_flags(sst2_predecessor, tmp_path):
-  return ["compress", "--predecessor", sst2_predecessor, "--output-dir",
+  return ["compress", "--model", sst2_predecessor, "--output-dir",
           tmp_path / "run", "--max-steps", "2", "--max-train-examples", "16",
           "--max-eval-examples", "8", "--no-progress-bar"]
 
@@ -68,7 +68,7 @@ def test_malformed_data_file(run_cli, compress_flags, glue_dir, tmp_path):
 def test_checkpoint_with_the_wrong_label_count(run_cli, tiny_model_dir,
                                                compress_flags, glue_dir):
   flags = list(compress_flags)
-  flags[flags.index("--predecessor") + 1] = tiny_model_dir  # 3 labels.
+  flags[flags.index("--model") + 1] = tiny_model_dir  # 3 labels.
   result = run_cli(*flags, "--task", "sst2", "--data-dir", glue_dir)
   _assert_one_line_error(result, "classifier with 3 output(s)",
                          "SST-2 needs a 2-label classifier",
@@ -86,16 +86,16 @@ def test_finetune_suggests_reinit_head(run_cli, tiny_model_dir, glue_dir,
 def test_checkpoint_that_is_not_a_classifier(run_cli, minilm_dir,
                                              compress_flags, glue_dir):
   flags = list(compress_flags)
-  flags[flags.index("--predecessor") + 1] = minilm_dir  # A bare encoder.
+  flags[flags.index("--model") + 1] = minilm_dir  # A bare encoder.
   result = run_cli(*flags, "--task", "sst2", "--data-dir", glue_dir)
   _assert_one_line_error(result, "is not a classifier", "fine-tune it")
 
 
 def test_missing_checkpoint(run_cli, compress_flags, glue_dir, tmp_path):
   flags = list(compress_flags)
-  flags[flags.index("--predecessor") + 1] = tmp_path / "nothing-here"
+  flags[flags.index("--model") + 1] = tmp_path / "nothing-here"
   result = run_cli(*flags, "--task", "sst2", "--data-dir", glue_dir)
-  _assert_one_line_error(result, "--predecessor", "No folder")
+  _assert_one_line_error(result, "--model", "No folder")
 
 
 def test_inconsistent_schedule_flags(run_cli, compress_flags, glue_dir):
@@ -108,7 +108,7 @@ def test_grouping_that_does_not_fit_the_predecessor(run_cli, compress_flags,
                                                     glue_dir):
   result = run_cli(*compress_flags, "--task", "sst2", "--data-dir", glue_dir,
                    "--grouping", "2,1")  # The predecessor has 4 layers.
-  _assert_one_line_error(result, "--predecessor has 4 layers", "sum to")
+  _assert_one_line_error(result, "--model has 4 layers", "sum to")
 
 
 def test_resuming_with_other_settings(run_cli, compress_flags, glue_dir,
@@ -130,7 +130,7 @@ def test_evaluate_a_missing_keras_file(run_cli, glue_dir, tmp_path):
 def test_real_stderr_is_one_line(sst2_predecessor, glue_dir, tmp_path):
   """In a fresh process, TensorFlow's start-up chatter is kept out too."""
   result = run_subprocess(
-      "compress", "--predecessor", sst2_predecessor, "--task", "qqp",
+      "compress", "--model", sst2_predecessor, "--task", "qqp",
       "--data-dir", glue_dir, "--output-dir", tmp_path / "run")
   _assert_one_line_error(result, "no QQP data in")
   assert not (tmp_path / "run").exists()

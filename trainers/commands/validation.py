@@ -1,18 +1,11 @@
-"""Checks that flags fit together, and fills in defaults that depend on others.
+"""Checks that finetune/compress flags fit together; fills dependent defaults.
 
 Pure Python, run before anything is loaded: a contradiction costs the user
 one line and no waiting.
 """
 
-from trainers.config import flag_name
+from trainers.commands.flags import flag_name
 from trainers.errors import UsageError
-
-_REQUIRED = {
-    "finetune": ("model", "task", "output_dir"),
-    "compress": ("predecessor", "task", "output_dir"),
-    "evaluate": ("model", "task"),
-    "demo": (),
-}
 
 DEFAULT_EPOCHS = 3.0
 DEFAULT_WARMUP_RATIO = 0.1
@@ -40,24 +33,8 @@ def _only_with(args, dests, condition, what):
                        "or change the setting")
 
 
-def validate_args(args):
-  """Checks `args` of any subcommand in place; fills dependent defaults.
-
-  Raises:
-    UsageError: A required flag is missing or flags contradict each other.
-  """
-  for dest in _REQUIRED[args.command]:
-    if getattr(args, dest) in (None, ""):
-      raise UsageError(
-          f"{flag_name(dest)} is required for 'theseus-tf {args.command}' (on "
-          f"the command line or as '{dest}' in the --config file)")
-  if args.command in ("finetune", "compress"):
-    _validate_training(args)
-  if args.command == "compress":
-    _validate_compress(args)
-
-
-def _validate_training(args):
+def check_training(args):
+  """The budget and warm-up flags of finetune and compress."""
   _exclusive(args, "warmup_ratio", "warmup_steps")
   if args.warmup_steps is None and args.warmup_ratio is None:
     args.warmup_ratio = DEFAULT_WARMUP_RATIO
@@ -68,7 +45,8 @@ def _validate_training(args):
     args.epochs = DEFAULT_EPOCHS
 
 
-def _validate_compress(args):
+def check_compress(args):
+  """The structure, schedule and method flags of compress."""
   if args.grouping is not None:
     if any(size < 1 for size in args.grouping):
       raise UsageError(f"--grouping {args.grouping}: every module needs at "

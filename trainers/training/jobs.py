@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import theseus_tf
 from theseus_tf.models import (build_bert_classifier, build_theseus_classifier,
                                set_shared_trainable)
-from trainers import losses
+from trainers.training import losses
 from trainers.errors import UsageError
 
 
@@ -79,7 +79,7 @@ def _check_structure(args, predecessor, depth):
     return theseus_tf.select_successor_layers(num_layers, depth, args.init)
   except ValueError as error:
     raise UsageError(
-        f"--predecessor has {num_layers} layers: {error}") from None
+        f"--model has {num_layers} layers: {error}") from None
 
 
 def compress_job(args, predecessor, schedule, replacing_steps):

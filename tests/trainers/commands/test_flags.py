@@ -2,12 +2,14 @@
 
 import argparse
 import json
+import re
 
 import pytest
 
 from tests.trainers.cli_helpers import REPO_ROOT
 from trainers import cli
-from trainers import config as config_lib
+from trainers.commands import config_files as config_lib
+from trainers.commands import flags
 from trainers.errors import UsageError
 
 COMMANDS = ("finetune", "compress", "evaluate", "export", "benchmark", "demo")
@@ -25,7 +27,7 @@ def _parse(*argv):
 
 
 def _compress(*extra):
-  return _parse("compress", "--predecessor", "p", "--task", "sst2",
+  return _parse("compress", "--model", "p", "--task", "sst2",
                 "--output-dir", "out", *extra)
 
 
@@ -78,14 +80,14 @@ def test_typed_values():
     ("--replacement-rate", "1.5"), ("--init", "middle"), ("--strategy", "tpu"),
 ])
 def test_bad_values_are_rejected_by_argparse(run_cli, argv):
-  result = run_cli("compress", "--predecessor", "p", "--task", "sst2",
+  result = run_cli("compress", "--model", "p", "--task", "sst2",
                    "--output-dir", "out", *argv)
   assert result.returncode == 2
   assert argv[0] in result.stderr and "Traceback" not in result.stderr
 
 
 def test_config_file_round_trip(tmp_path):
-  argv = ["compress", "--predecessor", "p", "--task", "mrpc", "--output-dir",
+  argv = ["compress", "--model", "p", "--task", "mrpc", "--output-dir",
           "out", "--schedule", "linear", "--base-rate", "0.2",
           "--replacing-steps", "30", "--successor-steps", "20",
           "--grouping", "2,2", "--unfreeze-shared", "--mixed-precision"]
@@ -102,7 +104,7 @@ def test_config_file_round_trip(tmp_path):
 
 def test_yaml_config_with_dashes_and_command_line_precedence(tmp_path):
   path = tmp_path / "run.yaml"
-  path.write_text("task: rte\npredecessor: p\noutput-dir: out\n"
+  path.write_text("task: rte\nmodel: p\noutput-dir: out\n"
                   "learning-rate: 5.0e-5\nmixed_precision: true\n"
                   "grouping: [3, 3]\nbatch_size: 16\n")
   args = _parse("compress", "--config", path, "--batch-size", "8")
@@ -160,7 +162,7 @@ def test_inconsistent_flags(argv, message):
 
 @pytest.mark.parametrize("command, missing", [
     (("finetune", "--task", "sst2", "--output-dir", "o"), "--model"),
-    (("compress", "--predecessor", "p", "--task", "sst2"), "--output-dir"),
+    (("compress", "--model", "p", "--task", "sst2"), "--output-dir"),
     (("evaluate", "--model", "m"), "--task"),
 ])
 def test_required_flags(command, missing):
@@ -181,11 +183,135 @@ def test_same_run_check(tmp_path):
 
 
 def test_int_list_and_init_types():
-  assert config_lib.int_list("3, 3,2") == [3, 3, 2]
-  assert config_lib.int_list([1, 2]) == [1, 2]
-  assert config_lib.successor_init("every_k") == "every_k"
+  assert flags.int_list("3, 3,2") == [3, 3, 2]
+  assert flags.int_list([1, 2]) == [1, 2]
+  assert flags.successor_init("every_k") == "every_k"
   with pytest.raises(argparse.ArgumentTypeError):
-    config_lib.int_list("a,b")
+    flags.int_list("a,b")
   with pytest.raises(argparse.ArgumentTypeError):
-    config_lib.positive_int(True)
-  assert json.loads(json.dumps(config_lib.successor_init("1,3"))) == [1, 3]
+    flags.positive_int(True)
+  assert json.loads(json.dumps(flags.successor_init("1,3"))) == [1, 3]
+
+
+def _all_flags():
+  return {flag for command in COMMANDS for flag in _flags(command)}
+
+
+@pytest.mark.parametrize("document", [
+    "docs/CLI.md", "README.md", "scripts/demo.sh"])
+def test_every_flag_a_document_names_exists(document):
+  """The reference, the README and the demo script name no flag that the
+  parsers lack (old names only in the reference's table of renames)."""
+  text = (REPO_ROOT / document).read_text(encoding="utf-8")
+  deprecated = {old for renamed in flags.RENAMED_FLAGS.values()
+                for old in renamed} if document == "docs/CLI.md" else set()
+  # Other programs' flags: `tensorboard --logdir`, `pip install --no-deps`.
+  other_programs = {"--logdir", "--no-deps"}
+  named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
+  assert "--data-dir" in named  # The pattern finds flags.
+  missing = sorted(named - _all_flags() - deprecated - other_programs -
+                   {"--help"})
+  assert not missing, f"{document} names flags no parser has: {missing}"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_states_each_default_once(run_cli, command):
+  result = run_cli(command, "--help")
+  text = " ".join(result.stdout.split())
+  assert "(default: None)" not in text
+  assert ") (default:" not in text
+
+
+def test_one_name_per_concept():
+  """The model, tokenizer, length and output flags have one name each."""
+  for command in COMMANDS:
+    names = _flags(command)
+    assert "--model" in names, command
+    for old in ("--predecessor", "--model-dir", "--tokenizer-dir",
+                "--seq-length", "--output"):
+      assert old not in names, (command, old)
+  assert "--compare" in _flags("benchmark")
+
+
+def test_library_choices_are_mirrored():
+  from theseus_tf.export import INPUT_KINDS, QUANTIZATIONS
+  from theseus_tf.module_grouping import SUCCESSOR_INIT_CHOICES
+  assert flags.QUANTIZATIONS == QUANTIZATIONS
+  assert flags.INPUT_KINDS == INPUT_KINDS
+  assert flags.SUCCESSOR_INIT_CHOICES == SUCCESSOR_INIT_CHOICES
+
+
+@pytest.mark.parametrize("argv, new_flag, dest, value", [
+    (("compress", "--predecessor", "p", "--task", "sst2", "--output-dir",
+      "o"), "--model", "model", "p"),
+    (("evaluate", "--model", "m", "--task", "sst2", "--output", "e.json"),
+     "--output-file", "output_file", "e.json"),
+    (("export", "--model-dir", "m", "--format", "tflite", "--output-dir",
+      "o"), "--model", "model", "m"),
+    (("export", "--model", "m", "--tokenizer-dir=t", "--format", "tflite",
+      "--output-dir", "o"), "--tokenizer", "tokenizer", "t"),
+    (("benchmark", "--predecessor", "p", "--output-dir", "o"), "--model",
+     "model", "p"),
+    (("benchmark", "--seq-length", "32", "--output-dir", "o"),
+     "--max-seq-length", "max_seq_length", 32),
+    (("benchmark", "--model", "distill=runs/d", "--output-dir", "o"),
+     "--compare NAME=PATH", "compare", ["distill=runs/d"]),
+])
+def test_old_flag_names_work_with_a_warning(capsys, argv, new_flag, dest,
+                                            value):
+  args, _ = cli.parse_args(list(argv))
+  assert getattr(args, dest) == value
+  warning = capsys.readouterr().err
+  assert "is deprecated" in warning and f"use {new_flag}" in warning
+
+
+def test_old_config_keys_and_runs_are_renamed(tmp_path, capsys):
+  path = tmp_path / "old.yaml"
+  path.write_text("predecessor: p\ntask: sst2\noutput_dir: out\n")
+  args, parser = cli.parse_args(["compress", "--config", str(path)])
+  assert args.model == "p"
+  assert "use 'model'" in capsys.readouterr().err
+  # A run recorded under the old name resumes under the new one.
+  config = config_lib.resolved_config(args, parser)
+  old = dict(config, predecessor=config.pop("model"))
+  config_lib.write_config(tmp_path, old)
+  config_lib.check_same_run(tmp_path, dict(old, model=old.pop("predecessor")))
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (("export", "--model", "m", "--format", "tflite", "--output-dir", "o",
+      "--max-seq-length", "0"), "--max-seq-length"),
+    (("export", "--model", "m", "--format", "tflite", "--output-dir", "o",
+      "--num-calibration-examples", "-5"), "--num-calibration-examples"),
+    (("benchmark", "--output-dir", "o", "--max-seq-length", "-1"),
+     "--max-seq-length"),
+])
+def test_counts_must_be_positive(run_cli, argv, flag):
+  """One line naming the flag (export took any int before)."""
+  result = run_cli(*argv)
+  assert result.returncode == 2
+  assert len(result.error_lines) == 1, result.error_lines
+  assert result.error_lines[0].startswith("theseus-tf: error: argument "
+                                          f"{flag}: expected a positive")
+
+
+def test_export_version_is_an_integer_from_0(run_cli):
+  result = run_cli("export", "--model", "m", "--format", "saved_model",
+                   "--output-dir", "o", "--version", "-1")
+  assert result.returncode == 2
+  assert "argument --version: expected an integer >= 0" in result.stderr
+
+
+@pytest.mark.parametrize("command, required", [
+    ("export", ("--model", "--format", "--output-dir")),
+    ("benchmark", ("--output-dir",)),
+])
+def test_config_files_for_export_and_benchmark(tmp_path, command, required):
+  with pytest.raises(UsageError, match=f"{required[0]} is required"):
+    _parse(command)
+  path = tmp_path / "flags.json"
+  values = {"model": "m", "format": "tflite", "output-dir": "o"}
+  path.write_text(json.dumps({k: values[k] for k in values
+                              if f"--{k}" in required}))
+  args = _parse(command, "--config", path)
+  assert args.output_dir == "o"

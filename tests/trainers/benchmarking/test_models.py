@@ -1,0 +1,50 @@
+"""The benchmark's model variants, loaded from the flags and checked."""
+
+import argparse
+import json
+
+from trainers.benchmarking import models
+
+
+def _args(**flags):
+  defaults = {"model": None, "architecture": None, "successor": None,
+              "num_layers": None, "compare": []}
+  return argparse.Namespace(**dict(defaults, **flags))
+
+
+def test_fresh_heads_are_not_scored(tiny_dirs):
+  from trainers.inputs import resolve_task
+  loaded = models.load_variants(
+      _args(model=str(tiny_dirs["headless"]),
+            compare=[f"other={tiny_dirs['successor']}"]), resolve_task("sst2"))
+  names = [v.name for v in loaded.variants]
+  assert names == ["predecessor", "successor", "plain", "other"]
+  trained = {v.name: v.trained_head for v in loaded.variants}
+  assert trained == {"predecessor": False, "successor": False,
+                     "plain": False, "other": True}
+  assert loaded["plain"].score_from == "successor"
+  assert loaded.successor_depth == 1
+  assert models.weight_bytes(loaded["plain"].model) == models.weight_bytes(
+      loaded["successor"].model)
+
+
+def test_random_architecture_from_a_config_folder(tiny_dirs, tmp_path):
+  folder = tmp_path / "arch"
+  folder.mkdir()
+  config = json.loads((tiny_dirs["predecessor"] / "config.json").read_text())
+  config["num_hidden_layers"] = 4
+  (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+  (folder / "vocab.txt").write_bytes(
+      (tiny_dirs["predecessor"] / "vocab.txt").read_bytes())
+  loaded = models.load_variants(_args(architecture=str(folder)), None)
+  predecessor = loaded["predecessor"]
+  assert predecessor.num_layers == 4 and not predecessor.trained_head
+  assert predecessor.tokenizer_dir == folder
+  assert loaded.predecessor_spec.folder is None
+  assert loaded.predecessor_spec.config["num_hidden_layers"] == 4
+  assert loaded["successor"].num_layers == 2
+  assert models.architecture_config("bert-base") == {"model_type": "bert"}
+
+
+def test_equal_grouping():
+  assert models.equal_grouping(12, 5) == [3, 3, 2, 2, 2]
