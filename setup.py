@@ -33,8 +33,12 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    # TF's multi_process_runner (multi-worker tests) needs dill and portpicker.
-    "test": ["pytest>=8", "dill>=0.3", "portpicker>=1.6"],
+    # The PyTorch reference of `theseus-tf benchmark` (CPU build: no CUDA).
+    "torch": ["torch==2.13.0+cpu"],
+    # TF's multi_process_runner (multi-worker tests) needs dill and portpicker;
+    # torch checks the PyTorch reference and Hugging Face's loading of
+    # `save_pretrained` output.
+    "test": ["pytest>=8", "dill>=0.3", "portpicker>=1.6", "torch==2.13.0+cpu"],
 }
 
 setup(

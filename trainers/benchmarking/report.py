@@ -140,18 +140,29 @@ def inference_table(result):
   return _table(header, rows, text_columns=3)
 
 
+def _step_compilation(settings):
+  xla = "XLA-compiled" if settings.get("jit_compile") else "tf.function"
+  precision = ("mixed precision" if settings.get("mixed_precision") else
+               "float32")
+  return f"Steps: {xla}, {precision}."
+
+
 def training_table(result):
   """The training rows as a Markdown table."""
   header = ["configuration", "trainable parameters", "step (ms)",
-            "vs fine-tuning", "examples/s", "peak memory (MiB)"]
+            "vs fine-tuning", "vs plain", "examples/s", "peak memory (MiB)",
+            "PyTorch step (ms)", "vs PyTorch"]
   rows = []
   for row in result["training"]:
     memory = row.get("peak_memory_mib")
+    torch_ms = row.get("torch_step_ms")
     rows.append([
         row["name"], _count(row["trainable_parameters"]),
         f"{row['step_ms']:.1f}", _ratio(row["ratio_to_finetuning"]),
-        f"{row['examples_per_second']:.1f}",
-        "-" if memory is None else f"{memory:.0f}"])
+        _ratio(row["ratio_to_plain"]), f"{row['examples_per_second']:.1f}",
+        "-" if memory is None else f"{memory:.0f}",
+        "-" if torch_ms is None else f"{torch_ms:.1f}",
+        "-" if torch_ms is None else _ratio(row["ratio_to_torch"])])
   return _table(header, rows)
 
 
@@ -206,7 +217,9 @@ def markdown(result):
         f"step{_plural(settings['train_steps'])} (AdamW, task loss, compiled "
         "step) after warm-up. Theseus trains the successor "
         "layers only, at a constant replacement rate p. Peak memory: "
-        f"{memory}.", "",
+        f"{memory}. {_step_compilation(settings)} PyTorch: the same steps "
+        "with Hugging Face transformers on PyTorch (eager, AdamW), timed in "
+        "the same run.", "",
         training_table(result), ""]
   if result["notes"]:
     lines += ["## Notes", ""] + [f"- {note}" for note in result["notes"]] + [""]

@@ -13,7 +13,8 @@ import sys
 import tempfile
 import time
 
-from trainers.benchmarking import inference, models, report, scores, training
+from trainers.benchmarking import inference, models, report, scores
+from trainers.benchmarking import torch_reference, training
 from trainers.errors import UsageError
 from trainers.inputs import resolve_task
 
@@ -75,7 +76,8 @@ def run(args, settings):
           task=task.name if task else None,
           max_eval_examples=args.max_eval_examples,
           train_batch_size=args.train_batch_size, train_steps=args.train_steps,
-          training_in_process=args.training_in_process),
+          training_in_process=args.training_in_process,
+          jit_compile=args.jit_compile, mixed_precision=args.mixed_precision),
       "machine": report.machine_info(),
       "models": [variant.describe() for variant in variants],
       "inference": [],
@@ -90,7 +92,9 @@ def run(args, settings):
         loaded.predecessor_spec, loaded.successor_depth,
         settings["replacement_rates"], args.train_batch_size,
         args.max_seq_length, args.train_steps, args.warmup,
-        in_process=args.training_in_process, log=log)
+        in_process=args.training_in_process, log=log,
+        jit_compile=args.jit_compile, mixed_precision=args.mixed_precision)
+    _add_torch_reference(result, args, settings, loaded, log)
   result["machine"]["load_average_at_end"] = list(os.getloadavg())
   paths = report.write_report(output_dir, result)
   for path in paths:
@@ -137,6 +141,27 @@ def _inference(args, settings, loaded, task, calibration, dev_sets, log):
       })
     del exported
   return rows
+
+
+def _add_torch_reference(result, args, settings, loaded, log):
+  """Times the same steps in PyTorch, if installed, beside each TF row."""
+  if not torch_reference.torch_available():
+    result["notes"].append(
+        "No PyTorch reference: install torch (CPU wheel) to time the same "
+        "training steps with Hugging Face transformers on PyTorch.")
+    return
+  log("training step: the PyTorch reference (transformers on torch)")
+  torch_rows = torch_reference.measure_torch_training(
+      loaded.predecessor_spec, loaded.successor_depth,
+      settings["replacement_rates"], args.train_batch_size,
+      args.max_seq_length, args.train_steps, args.warmup)
+  by_name = {row["name"]: row for row in torch_rows}
+  for row in result["training"]:
+    reference = by_name.get(row["name"])
+    if reference is not None:
+      row["torch_step_ms"] = reference["step_ms"]
+      row["ratio_to_torch"] = row["step_ms"] / reference["step_ms"]
+  result["torch_training"] = torch_rows
 
 
 def _notes(args, loaded, task, inference_on):

@@ -5,9 +5,16 @@ token ids) with the same AdamW (`trainers.training.optimization.make_optimizer`)
 task loss, each a compiled `tf.function` step as in `theseus-tf`'s trainer:
 
 - `fine-tuning`: the predecessor, every weight trainable;
+- `fine-tuning <depth> layers`: a plain classifier of the successor's depth
+  (the stripped successor), every weight trainable: what a Theseus step at
+  p = 1 should cost at most;
 - `theseus p=<p>`: `build_theseus_classifier(predecessor)` at a constant
   replacement rate p (successor layers trainable; embeddings, pooler and
   head frozen, as in the paper).
+
+Every step may be compiled with XLA (`jit_compile`) and computed in mixed
+precision (`mixed_precision`: the policy of `theseus-tf --mixed-precision`,
+bfloat16 on a CPU, float16 on a GPU; float32 weights).
 
 Reported: the median step time over `steps` steps after `warmup` untimed
 ones (the first traces the step), and the peak memory of the configuration:
@@ -32,7 +39,9 @@ import tensorflow as tf
 
 from theseus_tf import schedules
 from theseus_tf.backend import keras
-from theseus_tf.models import build_theseus_classifier
+from theseus_tf.models import build_theseus_classifier, set_shared_trainable
+from theseus_tf.strip_successor import strip_successor
+from trainers import tf_setup
 from trainers.errors import CommandFailed
 from trainers.timing import time_calls
 from trainers.training import losses, optimization
@@ -55,31 +64,44 @@ class MeasurementError(CommandFailed):
   """A training configuration's subprocess failed."""
 
 
-def configurations(rates):
-  """Fine-tuning, then Theseus at each replacement rate."""
-  return [{"name": FINETUNE, "replacement_rate": None}] + [
-      {"name": f"theseus p={rate:g}", "replacement_rate": float(rate)}
-      for rate in rates]
+def configurations(rates, depth):
+  """Fine-tuning the predecessor and a plain model of `depth` layers, then
+  Theseus at each replacement rate."""
+  return [{"name": FINETUNE, "replacement_rate": None},
+          {"name": plain_finetune_name(depth), "replacement_rate": None,
+           "plain": True}] + [
+              {"name": f"theseus p={rate:g}", "replacement_rate": float(rate)}
+              for rate in rates]
+
+
+def plain_finetune_name(depth):
+  return f"{FINETUNE} plain {depth}-layer"
 
 
 def _gpu():
   return bool(tf.config.list_logical_devices("GPU"))
 
 
-def _build(spec, depth, rate, seed):
-  """The predecessor (rate None: fine-tuning) or its Theseus model at p."""
+def _build(spec, depth, config, seed):
+  """The model a `configurations()` item trains."""
   predecessor, _ = build_predecessor(spec)
-  if rate is None:
+  rate = config["replacement_rate"]
+  if rate is None and not config.get("plain"):
     return predecessor
   # A constant rate p (LinearReplacement with slope 0 also allows p = 0).
-  return build_theseus_classifier(
+  model = build_theseus_classifier(
       predecessor,
       grouping=equal_grouping(predecessor.backbone.num_layers, depth),
-      schedule=schedules.LinearReplacement(rate, 0.0), seed=seed)
+      schedule=schedules.LinearReplacement(rate or 0.0, 0.0), seed=seed)
+  if config.get("plain"):
+    model = strip_successor(model)
+    set_shared_trainable(model, True)
+  return model
 
 
 def time_configuration(spec, config, depth, batch_size, seq_length, steps,
-                       warmup, seed=0):
+                       warmup, seed=0, jit_compile=False,
+                       mixed_precision=False):
   """Builds one configuration in this process and times its steps.
 
   Args:
@@ -90,13 +112,19 @@ def time_configuration(spec, config, depth, batch_size, seq_length, steps,
     steps: Timed steps.
     warmup: Untimed steps first (at least one: it traces the step).
     seed: Seed of the weights' initialisation, dropout and draws.
+    jit_compile: Compile the step with XLA.
+    mixed_precision: Compute in mixed precision (`tf_setup.set_precision`).
 
   Returns:
     A result row (without memory).
   """
 
   keras.utils.set_random_seed(seed)
-  model = _build(spec, depth, config["replacement_rate"], seed)
+  tf_setup.set_precision(mixed_precision)
+  try:
+    model = _build(spec, depth, config, seed)
+  finally:
+    tf_setup.set_precision(False)
   variables = list(model.trainable_variables)
   optimizer = optimization.make_optimizer(
       2e-5, weight_decay=0.0, epsilon=1e-8, max_grad_norm=1.0,
@@ -111,7 +139,7 @@ def time_configuration(spec, config, depth, batch_size, seq_length, steps,
     labels = tf.constant(rng.integers(0, model.num_classes, batch_size,
                                       dtype=np.int32))
 
-  @tf.function
+  @tf.function(jit_compile=jit_compile)
   def train_step(features, labels):
     with tf.GradientTape() as tape:
       logits = model(features, training=True)
@@ -214,7 +242,8 @@ def run_subprocess(spec, config, settings):
 
 
 def measure_training(spec, depth, rates, batch_size, seq_length, steps,
-                     warmup, in_process=False, log=None):
+                     warmup, in_process=False, log=None, jit_compile=False,
+                     mixed_precision=False):
   """Times fine-tuning and Theseus at each rate.
 
   Args:
@@ -226,15 +255,18 @@ def measure_training(spec, depth, rates, batch_size, seq_length, steps,
       on a CPU its memory is then not measured) instead of one subprocess
       each.
     log: `log(message)` for progress, or None.
+    jit_compile, mixed_precision: See `time_configuration`.
 
   Returns:
-    One row per configuration, fine-tuning first; `ratio_to_finetuning` is
-    the step time over fine-tuning's.
+    One row per configuration, fine-tuning first; `ratio_to_finetuning` and
+    `ratio_to_plain` are the step time over fine-tuning the predecessor's
+    and over fine-tuning the plain model's.
   """
   settings = {"depth": depth, "batch_size": batch_size,
-              "seq_length": seq_length, "steps": steps, "warmup": warmup}
+              "seq_length": seq_length, "steps": steps, "warmup": warmup,
+              "jit_compile": jit_compile, "mixed_precision": mixed_precision}
   rows = []
-  for config in configurations(rates):
+  for config in configurations(rates, depth):
     if log:
       log(f"training step: {config['name']} (batch {batch_size} x "
           f"{seq_length} tokens, {max(1, warmup)} warm-up + {steps} timed "
@@ -244,9 +276,10 @@ def measure_training(spec, depth, rates, batch_size, seq_length, steps,
       _release()
     else:
       rows.append(run_subprocess(spec, config, settings))
-  reference = rows[0]["step_ms"]
+  finetuning, plain = rows[0]["step_ms"], rows[1]["step_ms"]
   for row in rows:
-    row["ratio_to_finetuning"] = row["step_ms"] / reference
+    row["ratio_to_finetuning"] = row["step_ms"] / finetuning
+    row["ratio_to_plain"] = row["step_ms"] / plain
   return rows
 
 

@@ -114,6 +114,14 @@ def add_parser(subparsers):
       help="time the training configurations in this process instead of one "
       "subprocess each: quicker, but on a CPU peak memory is not measured.")
   group.add_argument(
+      "--jit-compile", action="store_true",
+      help="compile the timed training steps with XLA.")
+  group.add_argument(
+      "--mixed-precision", action="store_true",
+      help="time the training steps in mixed precision: bfloat16 on a CPU, "
+      "float16 on a GPU, float32 variables (as 'theseus-tf compress "
+      "--mixed-precision').")
+  group.add_argument(
       "--skip-training", action="store_true", help="no training timing.")
   group = parser.add_argument_group("dev scores")
   flags.add_task(

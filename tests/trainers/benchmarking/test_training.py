@@ -9,7 +9,7 @@ from trainers.benchmarking import models, training
 def test_training_subprocess_reports_its_peak_memory(tiny_dirs):
   spec = models.PredecessorSpec(str(tiny_dirs["predecessor"]), None, 2)
   row = training.run_subprocess(
-      spec, training.configurations([0.5])[1],
+      spec, training.configurations([0.5], depth=1)[2],
       {"depth": 1, "batch_size": 2, "seq_length": 16, "steps": 1,
        "warmup": 1})
   assert row["name"] == "theseus p=0.5" and row["step_ms"] > 0

@@ -106,14 +106,17 @@ def test_scores_of_every_format(bench):
 def test_training_rows(bench):
   rows = bench["result"]["training"]
   assert [r["name"] for r in rows] == [
-      "fine-tuning", "theseus p=0", "theseus p=0.5", "theseus p=1"]
+      "fine-tuning", "fine-tuning plain 1-layer", "theseus p=0",
+      "theseus p=0.5", "theseus p=1"]
   assert rows[0]["ratio_to_finetuning"] == 1.0
+  assert rows[1]["ratio_to_plain"] == 1.0
   for row in rows:
     assert row["step_ms"] > 0 and row["ratio_to_finetuning"] > 0
     assert row["memory"] == training.MEMORY_NONE
-  # Theseus trains the successor layer only.
+  # Theseus trains the successor layer only; the plain model trains all.
   assert all(r["trainable_parameters"] < rows[0]["trainable_parameters"] / 2
-             for r in rows[1:])
+             for r in rows[2:])
+  assert rows[1]["trainable_parameters"] > rows[2]["trainable_parameters"]
 
 
 def test_markdown_and_png(bench):
