@@ -8,7 +8,10 @@ back the way it would be served:
   (token ids in; TF Serving's model);
 - `tflite-*`: `export_tflite(..., inputs="ids", quantize=...)`, run by the
   LiteRT interpreter (with the tensorflow-text op registrar, as serving/
-  does) through its `serving_default` signature runner.
+  does) through its `serving_default` signature runner;
+- `pytorch`, `pytorch-dynamic`: the reference to beat, the `save_pretrained`
+  folder loaded by Hugging Face transformers on PyTorch (eager, SDPA
+  attention; dynamic: int8 `Linear` layers), where torch is installed.
 
 Timing: warm-up calls, then `runs` rounds in which every (variant, format)
 is called once, in a new random order each round, so that load changes on a
@@ -28,7 +31,8 @@ import numpy as np
 import tensorflow as tf
 
 from theseus_tf.export import export_saved_model, export_tflite
-from trainers.benchmarking.formats import FORMATS
+from theseus_tf.utils.transformers import save_pretrained
+from trainers.benchmarking.formats import FORMATS, TORCH_FORMATS
 from trainers.benchmarking.models import example_features, weight_bytes
 from trainers.evaluation import make_predict_function
 from trainers.timing import time_interleaved
@@ -148,6 +152,39 @@ def _tflite(variant, fmt, workdir, seq_length, calibration_texts, threads,
                   f"CPU, {threads} threads", bind, predict)
 
 
+def _pytorch(variant, fmt, workdir):
+  """The variant as Hugging Face transformers runs it on PyTorch, eagerly."""
+  import torch  # pylint: disable=import-outside-toplevel
+  from transformers import BertForSequenceClassification  # pylint: disable=import-outside-toplevel
+  folder = workdir / f"{variant.name}.pytorch"
+  save_pretrained(variant.model, folder)
+  model = BertForSequenceClassification.from_pretrained(
+      folder, attn_implementation="sdpa").eval()
+  size = folder_bytes(folder / "model.safetensors")
+  if fmt == "pytorch-dynamic":
+    model = torch.ao.quantization.quantize_dynamic(
+        model, {torch.nn.Linear}, dtype=torch.qint8)
+    state = workdir / f"{variant.name}.pytorch-dynamic.pt"
+    torch.save(model.state_dict(), state)
+    size = state.stat().st_size
+
+  def run(tensors):
+    with torch.inference_mode():
+      return model(**tensors).logits.numpy()
+
+  def as_tensors(features):
+    return {k: torch.as_tensor(np.asarray(v, np.int64))
+            for k, v in features.items()}
+
+  def bind(features):
+    tensors = as_tensors(features)
+    return lambda: run(tensors)
+
+  return Exported(variant.name, fmt, size,
+                  f"CPU, {torch.get_num_threads()} threads", bind,
+                  lambda features: tf.constant(run(as_tensors(features))))
+
+
 def export_variants(variants, formats, workdir, seq_length, threads,
                     calibration_texts=None, text_pair=False, log=None):
   """Exports and loads every variant in every format.
@@ -175,6 +212,8 @@ def export_variants(variants, formats, workdir, seq_length, threads,
         entry = _keras(variant)
       elif fmt == "saved_model":
         entry = _saved_model(variant, workdir, seq_length, text_pair)
+      elif fmt in TORCH_FORMATS:
+        entry = _pytorch(variant, fmt, workdir)
       else:
         entry = _tflite(variant, fmt, workdir, seq_length, calibration_texts,
                         threads, text_pair)

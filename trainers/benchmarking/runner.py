@@ -15,6 +15,7 @@ import time
 
 from trainers.benchmarking import inference, models, report, scores
 from trainers.benchmarking import torch_reference, training
+from trainers.benchmarking.formats import torch_available
 from trainers.errors import UsageError
 from trainers.inputs import resolve_task
 
@@ -145,7 +146,7 @@ def _inference(args, settings, loaded, task, calibration, dev_sets, log):
 
 def _add_torch_reference(result, args, settings, loaded, log):
   """Times the same steps in PyTorch, if installed, beside each TF row."""
-  if not torch_reference.torch_available():
+  if not torch_available():
     result["notes"].append(
         "No PyTorch reference: install torch (CPU wheel) to time the same "
         "training steps with Hugging Face transformers on PyTorch.")

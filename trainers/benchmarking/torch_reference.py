@@ -20,7 +20,6 @@ REQUEST` (a JSON object), so that the two frameworks never share threads;
 """
 
 import copy
-import importlib.util
 import json
 import os
 import statistics
@@ -28,13 +27,10 @@ import subprocess
 import sys
 import time
 
+from trainers.benchmarking.formats import torch_available
 from trainers.benchmarking.training import FINETUNE, PACKAGE_PARENT
 from trainers.benchmarking.training import MeasurementError
 from trainers.benchmarking.training import plain_finetune_name
-
-
-def torch_available():
-  return importlib.util.find_spec("torch") is not None
 
 
 def measure_torch_training(spec, depth, rates, batch_size, seq_length, steps,

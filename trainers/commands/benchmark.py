@@ -16,7 +16,8 @@ vs latency) to `--output-dir`. The measuring is in `trainers/benchmarking/`.
 import os
 
 from trainers import model_record
-from trainers.benchmarking.formats import DEFAULT_FORMATS, FORMATS
+from trainers.benchmarking.formats import FORMATS, TORCH_FORMATS
+from trainers.benchmarking.formats import default_formats, torch_available
 from trainers.commands import flags
 from trainers.errors import UsageError
 
@@ -75,9 +76,10 @@ def add_parser(subparsers):
       "distill=runs/distill/final_model; repeatable.")
   group = parser.add_argument_group("inference")
   group.add_argument(
-      "--formats", default=",".join(DEFAULT_FORMATS), metavar="LIST",
+      "--formats", default=",".join(default_formats()), metavar="LIST",
       help=f"comma-separated, of: {', '.join(FORMATS)} (default: "
-      f"{','.join(DEFAULT_FORMATS)}).")
+      f"{','.join(default_formats())}; the pytorch ones where torch is "
+      "installed).")
   flags.add_max_seq_length(group, default=None)
   group.add_argument(
       "--batch-sizes", default="1,32", metavar="LIST",
@@ -180,6 +182,10 @@ def check_flags(args):
   """
   formats = _list("formats", args.formats, _format,
                   f"a format ({', '.join(FORMATS)})")
+  if set(formats) & set(TORCH_FORMATS) and not torch_available():
+    raise UsageError(
+        f"--formats {args.formats}: the pytorch formats need torch: install "
+        "it (pip install 'theseus-tf[torch]') or leave them out")
   return {
       "formats": formats,
       "batch_sizes": sorted(_list("batch-sizes", args.batch_sizes,

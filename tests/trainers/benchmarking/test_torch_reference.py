@@ -2,7 +2,7 @@
 
 import pytest
 
-from trainers.benchmarking import models, torch_reference, training
+from trainers.benchmarking import formats, models, torch_reference, training
 
 
 @pytest.mark.slow  # A new Python process that imports torch: ~15 s.
@@ -25,6 +25,6 @@ def test_torch_reference_times_the_configurations_the_tf_benchmark_times(
 
 
 def test_without_torch_there_is_nothing_to_time(monkeypatch):
-  monkeypatch.setattr(torch_reference, "torch_available", lambda: False)
+  monkeypatch.setattr(formats.importlib.util, "find_spec", lambda name: None)
   assert torch_reference.measure_torch_training(
       None, 1, [0.5], 2, 8, 1, 1) is None

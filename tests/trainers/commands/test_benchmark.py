@@ -13,12 +13,14 @@ import pytest
 from tests.trainers.cli_helpers import REPO_ROOT
 from trainers import cli
 from trainers.benchmarking import report, training
+from trainers.benchmarking.formats import torch_available
 
 # TF's int8 calibrator still uses the deprecated tf.lite.Interpreter.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 
-FORMATS = ("keras", "saved_model", "tflite-fp32", "tflite-int8")
+FORMATS = ("keras", "saved_model", "tflite-fp32", "tflite-int8") + (
+    ("pytorch",) if torch_available() else ())
 VARIANTS = ("predecessor", "successor", "plain")
 def _main(argv):
   """Runs `theseus-tf` here; returns (exit code, stdout, stderr)."""
@@ -94,6 +96,8 @@ def test_scores_of_every_format(bench):
     assert (rows[(name, "tflite-fp32")]["score"] ==
             rows[(name, "keras")]["score"] ==
             rows[(name, "saved_model")]["score"])
+    if "pytorch" in FORMATS:  # save_pretrained -> transformers on PyTorch.
+      assert rows[(name, "pytorch")]["score"] == rows[(name, "keras")]["score"]
   for fmt in FORMATS:
     plain, successor = rows[("plain", fmt)], rows[("successor", fmt)]
     assert plain["score"] == successor["score"]
@@ -117,6 +121,9 @@ def test_training_rows(bench):
   assert all(r["trainable_parameters"] < rows[0]["trainable_parameters"] / 2
              for r in rows[2:])
   assert rows[1]["trainable_parameters"] > rows[2]["trainable_parameters"]
+  if torch_available():  # The PyTorch reference, beside each row.
+    assert all(row["torch_step_ms"] > 0 and row["ratio_to_torch"] > 0
+               for row in rows)
 
 
 def test_markdown_and_png(bench):
