@@ -38,7 +38,6 @@ def add_step_variable(layer, name):
       aggregation=aggregation)
 
 
-
 def keras_flavour_of(layer):
   """'Keras 3', 'tf-keras' or None: which Keras `layer`'s class comes from."""
   for base in type(layer).__mro__:

@@ -1,6 +1,6 @@
 """Builds successor layers and wraps a stack of layers into Theseus modules."""
 
-from theseus_tf.backend import check_keras_layer, keras
+from theseus_tf.backend import check_keras_layer
 from theseus_tf.module_grouping import group_modules, select_successor_layers
 from theseus_tf.module_replacing import ModuleReplacing
 from theseus_tf.module_stack import ModuleStack

@@ -21,7 +21,8 @@ def _check_predecessor(predecessor):
   if isinstance(predecessor, BertClassifier):
     raise ValueError(
         f"The predecessor '{predecessor.name}' is not built: call it on a "
-        "batch (or load it with `theseus_tf.utils.transformers.from_pretrained`) first.")
+        "batch (or load it with "
+        "`theseus_tf.utils.transformers.from_pretrained`) first.")
   raise TypeError(
       "`build_theseus_classifier` compresses a "
       "`theseus_tf.models.BertClassifier` (e.g. from "
