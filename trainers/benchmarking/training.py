@@ -43,7 +43,7 @@ from theseus_tf.models import build_theseus_classifier, set_shared_trainable
 from theseus_tf.strip_successor import strip_successor
 from trainers import tf_setup
 from trainers.errors import CommandFailed
-from trainers.timing import time_calls
+from trainers.timing import time_calls, time_interleaved
 from trainers.training import losses, optimization
 from trainers.benchmarking.models import (PredecessorSpec, build_predecessor,
                                           equal_grouping, example_features)
@@ -99,26 +99,23 @@ def _build(spec, depth, config, seed):
   return model
 
 
-def time_configuration(spec, config, depth, batch_size, seq_length, steps,
-                       warmup, seed=0, jit_compile=False,
-                       mixed_precision=False):
-  """Builds one configuration in this process and times its steps.
+def build_step(spec, config, depth, batch_size, seq_length, seed=0,
+               jit_compile=False, mixed_precision=False):
+  """Builds one configuration: its compiled step and its result row.
 
   Args:
     spec: The predecessor's `PredecessorSpec`.
     config: A `configurations()` item.
     depth: Successor depth (Theseus modules).
     batch_size, seq_length: Shape of the training batch.
-    steps: Timed steps.
-    warmup: Untimed steps first (at least one: it traces the step).
     seed: Seed of the weights' initialisation, dropout and draws.
     jit_compile: Compile the step with XLA.
     mixed_precision: Compute in mixed precision (`tf_setup.set_precision`).
 
   Returns:
-    A result row (without memory).
+    `(step, row)`: `step()` runs one optimizer step and waits for it; `row`
+    describes the configuration (no timings yet).
   """
-
   keras.utils.set_random_seed(seed)
   tf_setup.set_precision(mixed_precision)
   try:
@@ -149,18 +146,63 @@ def time_configuration(spec, config, depth, batch_size, seq_length, steps,
     optimizer.apply_gradients(zip(gradients, variables))
     return loss
 
-  # .numpy() waits for the step.
-  times = time_calls(lambda: train_step(features, labels).numpy(), steps,
-                     warmup=max(1, warmup))
-  median = statistics.median(times)
-  return {
+  row = {
       "name": config["name"],
       "replacement_rate": config["replacement_rate"],
       "trainable_parameters": int(sum(np.prod(v.shape) for v in variables)),
+  }
+  # .numpy() waits for the step.
+  return (lambda: train_step(features, labels).numpy()), row
+
+
+def add_timings(row, times, batch_size):
+  """Adds the median step time of `times` (seconds) to a result row."""
+  median = statistics.median(times)
+  row.update({
       "step_ms": 1000.0 * median,
       "step_ms_all": [1000.0 * t for t in times],
       "examples_per_second": batch_size / median,
-  }
+  })
+  return row
+
+
+def time_configuration(spec, config, depth, batch_size, seq_length, steps,
+                       warmup, seed=0, jit_compile=False,
+                       mixed_precision=False):
+  """Builds one configuration in this process and times its steps.
+
+  Args:
+    steps: Timed steps.
+    warmup: Untimed steps first (at least one: it traces the step).
+    Others: See `build_step`.
+
+  Returns:
+    A result row (without memory).
+  """
+  step, row = build_step(spec, config, depth, batch_size, seq_length, seed,
+                         jit_compile, mixed_precision)
+  return add_timings(row, time_calls(step, steps, warmup=max(1, warmup)),
+                     batch_size)
+
+
+def time_interleaved_configurations(spec, configs, depth, batch_size,
+                                    seq_length, steps, warmup,
+                                    jit_compile=False, mixed_precision=False):
+  """Times every configuration in this process, one step of each per round.
+
+  On a shared machine load changes hit every configuration alike, so their
+  ratios hold even when absolute times do not. All models live at once.
+
+  Returns:
+    The result rows, in the order of `configs` (without memory).
+  """
+  built = [build_step(spec, config, depth, batch_size, seq_length,
+                      jit_compile=jit_compile, mixed_precision=mixed_precision)
+           for config in configs]
+  times = time_interleaved(dict(enumerate(step for step, _ in built)), steps,
+                           warmup=max(1, warmup))
+  return [add_timings(row, times[i], batch_size)
+          for i, (_, row) in enumerate(built)]
 
 
 def _gpu_memory_start():
@@ -251,9 +293,9 @@ def measure_training(spec, depth, rates, batch_size, seq_length, steps,
     depth: Successor depth (Theseus modules).
     rates: Replacement rates.
     batch_size, seq_length, steps, warmup: See `time_configuration`.
-    in_process: Run every configuration in this process (quicker to start;
-      on a CPU its memory is then not measured) instead of one subprocess
-      each.
+    in_process: Run every configuration in this process, one step of each
+      per round (ratios robust to a changing load; memory not measured)
+      instead of one subprocess each (peak memory measured).
     log: `log(message)` for progress, or None.
     jit_compile, mixed_precision: See `time_configuration`.
 
@@ -265,16 +307,25 @@ def measure_training(spec, depth, rates, batch_size, seq_length, steps,
   settings = {"depth": depth, "batch_size": batch_size,
               "seq_length": seq_length, "steps": steps, "warmup": warmup,
               "jit_compile": jit_compile, "mixed_precision": mixed_precision}
-  rows = []
-  for config in configurations(rates, depth):
+  configs = configurations(rates, depth)
+  if in_process:
     if log:
-      log(f"training step: {config['name']} (batch {batch_size} x "
-          f"{seq_length} tokens, {max(1, warmup)} warm-up + {steps} timed "
-          f"steps{', in process' if in_process else ''})")
-    if in_process:
-      rows.append(run_here(spec, config, settings, subprocess_mode=False))
-      _release()
-    else:
+      log(f"training steps: {len(configs)} configurations in this process, "
+          f"interleaved (batch {batch_size} x {seq_length} tokens, "
+          f"{max(1, warmup)} warm-up + {steps} rounds)")
+    rows = time_interleaved_configurations(
+        spec, configs, **settings)
+    for row in rows:
+      row.update(peak_memory_mib=None, baseline_memory_mib=None,
+                 memory=MEMORY_NONE)
+    _release()
+  else:
+    rows = []
+    for config in configs:
+      if log:
+        log(f"training step: {config['name']} (batch {batch_size} x "
+            f"{seq_length} tokens, {max(1, warmup)} warm-up + {steps} timed "
+            "steps)")
       rows.append(run_subprocess(spec, config, settings))
   finetuning, plain = rows[0]["step_ms"], rows[1]["step_ms"]
   for row in rows:

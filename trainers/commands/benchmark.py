@@ -113,8 +113,9 @@ def add_parser(subparsers):
       "(default: 0,0.5,1).")
   group.add_argument(
       "--training-in-process", action="store_true",
-      help="time the training configurations in this process instead of one "
-      "subprocess each: quicker, but on a CPU peak memory is not measured.")
+      help="time the training configurations in this process, one step of "
+      "each per round, instead of one subprocess each: ratios that hold on a "
+      "busy machine, but no peak memory.")
   group.add_argument(
       "--jit-compile", action="store_true",
       help="compile the timed training steps with XLA.")
