@@ -1,0 +1,238 @@
+"""BERT-of-Theseus compression of KerasHub text classifiers (Keras 3).
+
+Each supported family is built small from its constructors, with a tokenizer
+made here from real SST-2 sentences (nothing is downloaded). Its head is
+fitted to those sentences by least squares, as a fine-tuned head would be,
+so that the Theseus model has a loss to bring down without the cost of
+fine-tuning the teacher first.
+"""
+
+import collections
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import theseus_tf
+from theseus_tf.backend import IS_KERAS_3
+from theseus_tf.backend import keras
+
+keras_hub = pytest.importorskip("keras_hub")
+
+requires_keras_3 = pytest.mark.skipif(
+    not IS_KERAS_3,
+    reason="KerasHub models are Keras 3 models; this pass runs tf-keras "
+    "(TF_USE_LEGACY_KERAS=1), where compressing them is an error (tested).")
+
+NUM_SENTENCES = 256
+SEQUENCE_LENGTH = 32
+NUM_LAYERS = 4
+SMALL_BACKBONE = dict(
+    num_layers=NUM_LAYERS, num_heads=2, hidden_dim=32, intermediate_dim=64,
+    max_sequence_length=SEQUENCE_LENGTH, dropout=0.0)
+
+
+def read_sst2(glue_dir):
+  lines = (glue_dir / "SST-2" / "train.tsv").read_text("utf-8").splitlines()
+  rows = [line.split("\t") for line in lines[1:NUM_SENTENCES + 1]]
+  return [text for text, _ in rows], np.array([int(label) for _, label in rows])
+
+
+def word_piece_vocabulary(texts, specials=("[PAD]", "[UNK]", "[CLS]", "[SEP]",
+                                           "[MASK]")):
+  counts = collections.Counter(word for text in texts for word in text.split())
+  return list(specials) + [word for word, _ in counts.most_common(500)]
+
+
+def byte_level_vocabulary():
+  """A byte-level BPE vocabulary with every byte, so that nothing is unknown."""
+  # GPT-2's byte-to-unicode table: printable bytes map to themselves.
+  printable = (list(range(ord("!"), ord("~") + 1)) +
+               list(range(ord("¡"), ord("¬") + 1)) +
+               list(range(ord("®"), ord("ÿ") + 1)))
+  extra = [b for b in range(256) if b not in printable]
+  chars = [chr(b) for b in printable] + [chr(256 + i) for i in range(len(extra))]
+  merges = ["Ġ t", "h e", "Ġt he"]
+  tokens = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] + chars + [
+      "Ġt", "he", "Ġthe"]
+  return {token: i for i, token in enumerate(tokens)}, merges
+
+
+def sentence_piece_proto(texts, **special_pieces):
+  import sentencepiece  # pylint: disable=import-outside-toplevel
+  proto = io.BytesIO()
+  sentencepiece.SentencePieceTrainer.train(
+      sentence_iterator=iter(texts), model_writer=proto, vocab_size=400,
+      model_type="WORD", hard_vocab_limit=False, **special_pieces)
+  return proto.getvalue()
+
+
+def make_bert(texts):
+  tokenizer = keras_hub.models.BertTokenizer(
+      vocabulary=word_piece_vocabulary(texts))
+  return (keras_hub.models.BertBackbone, keras_hub.models.BertTextClassifier,
+          keras_hub.models.BertTextClassifierPreprocessor, tokenizer)
+
+
+def make_distil_bert(texts):
+  tokenizer = keras_hub.models.DistilBertTokenizer(
+      vocabulary=word_piece_vocabulary(texts))
+  return (keras_hub.models.DistilBertBackbone,
+          keras_hub.models.DistilBertTextClassifier,
+          keras_hub.models.DistilBertTextClassifierPreprocessor, tokenizer)
+
+
+def make_roberta(texts):
+  del texts  # Byte-level: every text is covered.
+  vocabulary, merges = byte_level_vocabulary()
+  tokenizer = keras_hub.models.RobertaTokenizer(
+      vocabulary=vocabulary, merges=merges)
+  return (keras_hub.models.RobertaBackbone,
+          keras_hub.models.RobertaTextClassifier,
+          keras_hub.models.RobertaTextClassifierPreprocessor, tokenizer)
+
+
+def make_xlm_roberta(texts):
+  tokenizer = keras_hub.models.XLMRobertaTokenizer(
+      proto=sentence_piece_proto(texts, unk_id=0, bos_id=1, eos_id=2))
+  return (keras_hub.models.XLMRobertaBackbone,
+          keras_hub.models.XLMRobertaTextClassifier,
+          keras_hub.models.XLMRobertaTextClassifierPreprocessor, tokenizer)
+
+
+def make_deberta_v3(texts):
+  tokenizer = keras_hub.models.DebertaV3Tokenizer(proto=sentence_piece_proto(
+      texts, pad_id=0, bos_id=1, eos_id=2, unk_id=3, pad_piece="[PAD]",
+      bos_piece="[CLS]", eos_piece="[SEP]", unk_piece="[UNK]",
+      user_defined_symbols="[MASK]"))
+  return (keras_hub.models.DebertaV3Backbone,
+          keras_hub.models.DebertaV3TextClassifier,
+          keras_hub.models.DebertaV3TextClassifierPreprocessor, tokenizer)
+
+
+FAMILIES = {
+    "bert": make_bert,
+    "distil_bert": make_distil_bert,
+    "roberta": make_roberta,
+    "xlm_roberta": make_xlm_roberta,
+    "deberta_v3": make_deberta_v3,
+}
+
+
+def fit_head(classifier, texts, labels):
+  """Sets the logits layer to the least-squares fit of the labels."""
+  logits = classifier.get_layer("logits")
+  features_model = keras.Model(classifier.input, logits.input)
+  features = features_model.predict(
+      classifier.preprocessor(tf.constant(texts)), verbose=0)
+  features = np.concatenate([features, np.ones((len(features), 1))], axis=1)
+  targets = 4.0 * (np.eye(classifier.num_classes)[labels] - 0.5)
+  solution = np.linalg.solve(
+      features.T @ features + np.eye(features.shape[1]), features.T @ targets)
+  logits.set_weights([solution[:-1], solution[-1]])
+
+
+def build_teacher(family, texts, labels):
+  backbone_class, classifier_class, preprocessor_class, tokenizer = (
+      FAMILIES[family](texts))
+  backbone = backbone_class(
+      vocabulary_size=tokenizer.vocabulary_size(), **SMALL_BACKBONE)
+  classifier = classifier_class(
+      backbone, num_classes=2,
+      preprocessor=preprocessor_class(tokenizer,
+                                      sequence_length=SEQUENCE_LENGTH))
+  fit_head(classifier, texts, labels)
+  return classifier
+
+
+def weights_of(layers):
+  return {w.path: w.numpy() for layer in layers for w in layer.weights}
+
+
+@pytest.fixture(scope="module", params=list(FAMILIES))
+def compressed(request, glue_dir):
+  """A teacher of each family, its Theseus model after `fit`, and the student."""
+  if not IS_KERAS_3:
+    pytest.skip(requires_keras_3.kwargs["reason"])
+  keras.utils.set_random_seed(0)
+  texts, labels = read_sst2(glue_dir)
+  teacher = build_teacher(request.param, texts, labels)
+  model = theseus_tf.models.build_theseus_classifier(
+      teacher, num_modules=2, seed=7)
+  frozen_before = weights_of([teacher])
+  successors_before = weights_of([m.successor for m in model.blocks])
+  model.compile(keras.optimizers.Adam(3e-3))
+  loss_before = model.evaluate(texts, labels, batch_size=32, verbose=0)[0]
+  model.fit(texts, labels, batch_size=32, epochs=2, verbose=0,
+            callbacks=[theseus_tf.ReplacementScheduler(
+                theseus_tf.schedules.ConstantReplacement(0.5))])
+  loss_after = model.evaluate(texts, labels, batch_size=32, verbose=0)[0]
+  return collections.namedtuple("Compressed", [
+      "teacher", "model", "student", "texts", "frozen_before",
+      "successors_before", "loss_before", "loss_after"
+  ])(teacher, model, theseus_tf.strip_successor(model), texts, frozen_before,
+     successors_before, loss_before, loss_after)
+
+
+@requires_keras_3
+def test_theseus_model_trains_its_successors_only(compressed):
+  assert compressed.loss_after < compressed.loss_before
+  # Predecessor layers and shared embeddings, pooler and head: bit-identical.
+  frozen_after = weights_of([compressed.teacher])
+  assert frozen_after.keys() == compressed.frozen_before.keys()
+  for path, value in compressed.frozen_before.items():
+    np.testing.assert_array_equal(frozen_after[path], value, err_msg=path)
+  successors_after = weights_of([m.successor for m in compressed.model.blocks])
+  assert any(
+      not np.array_equal(successors_after[path], value)
+      for path, value in compressed.successors_before.items())
+
+
+@requires_keras_3
+def test_stripped_classifier_is_the_teacher_class_and_computes_the_same(
+    compressed):
+  student, teacher = compressed.student, compressed.teacher
+  assert type(student) is type(teacher)
+  assert type(student.backbone) is type(teacher.backbone)
+  assert student.backbone.num_layers == 2
+  assert len(student.backbone.transformer_layers) == 2
+  assert student.preprocessor is teacher.preprocessor
+  assert not theseus_tf.module_replacing_layers(student)
+  texts = compressed.texts[:64]
+  np.testing.assert_allclose(
+      student.predict(texts, verbose=0),
+      compressed.model.predict(texts, verbose=0), rtol=0, atol=1e-6)
+
+
+@requires_keras_3
+def test_stripped_classifier_round_trips_through_a_preset(compressed, tmp_path):
+  compressed.student.save_to_preset(str(tmp_path))
+  loaded = keras_hub.models.TextClassifier.from_preset(str(tmp_path))
+  assert type(loaded) is type(compressed.student)
+  assert loaded.backbone.num_layers == 2
+  texts = compressed.texts[:16]
+  np.testing.assert_allclose(
+      loaded.predict(texts, verbose=0),
+      compressed.student.predict(texts, verbose=0), rtol=0, atol=1e-6)
+
+
+@requires_keras_3
+def test_stripped_classifier_exports_a_saved_model_on_raw_strings(
+    compressed, tmp_path):
+  student = compressed.student
+  archive = keras.export.ExportArchive()
+  archive.track(student)
+  archive.track(student.preprocessor)
+  archive.add_endpoint(
+      "serve_text",
+      lambda text: student(student.preprocessor(text), training=False),
+      input_signature=[tf.TensorSpec([None], tf.string)])
+  archive.write_out(str(tmp_path / "saved_model"), verbose=False)
+  served = tf.saved_model.load(str(tmp_path / "saved_model"))
+  texts = compressed.texts[:16]
+  np.testing.assert_allclose(
+      served.serve_text(tf.constant(texts)).numpy(),
+      student.predict(texts, verbose=0), rtol=0, atol=1e-5)
