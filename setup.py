@@ -32,9 +32,14 @@ INSTALL_REQUIRES = [
     "tqdm>=4.66",
 ]
 
+# Compressing KerasHub text classifiers (Keras 3 only). Pinned to a minor
+# version: the adapter rebuilds each family's backbone from its constructor.
+KERAS_HUB = "keras-hub>=0.32,<0.33"
+
 EXTRAS_REQUIRE = {
+    "keras-hub": [KERAS_HUB],
     # TF's multi_process_runner (multi-worker tests) needs dill and portpicker.
-    "test": ["pytest>=8", "dill>=0.3", "portpicker>=1.6"],
+    "test": ["pytest>=8", "dill>=0.3", "portpicker>=1.6", KERAS_HUB],
 }
 
 setup(
