@@ -9,6 +9,8 @@ fine-tuning the teacher first.
 
 import collections
 import io
+import json
+import shutil
 import subprocess
 import sys
 
@@ -337,3 +339,52 @@ def test_importing_theseus_tf_does_not_import_keras_hub():
           "sys.exit('keras_hub' in sys.modules)")
   assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT,
                         check=False).returncode == 0
+
+
+def sorted_values(layer):
+  """All of `layer`'s weight values, sorted: equal whatever the kernel layout."""
+  return np.sort(np.concatenate([w.ravel() for w in layer.get_weights()]))
+
+
+@requires_keras_3
+def test_a_hugging_face_folder_compresses_as_through_from_pretrained(
+    fixtures_dir, tmp_path):
+  source = fixtures_dir / "tiny-bert-classifier"
+  # KerasHub reads a local Hugging Face BERT folder, but its WordPiece
+  # vocabulary from vocab.txt, which the folder's tokenizer.json holds.
+  shutil.copytree(source, tmp_path / "bert")
+  vocabulary = json.loads(
+      (source / "tokenizer.json").read_text("utf-8"))["model"]["vocab"]
+  (tmp_path / "bert" / "vocab.txt").write_text(
+      "\n".join(sorted(vocabulary, key=vocabulary.get)) + "\n", "utf-8")
+  hub_teacher = keras_hub.models.BertTextClassifier.from_preset(
+      str(tmp_path / "bert"), num_classes=3, dropout=0.0)
+  # Its preprocessor pads to 512 whatever the folder's 128 positions.
+  hub_teacher.preprocessor.sequence_length = SEQUENCE_LENGTH
+  teacher = theseus_tf.models.from_pretrained(str(source))
+  # KerasHub loads the encoder and pooler only: the head comes from ours.
+  hub_teacher.get_layer("logits").set_weights(
+      teacher.output_dense.get_weights())
+
+  schedule = theseus_tf.schedules.LinearReplacement(0.3, slope=0.01)
+  hub_model = theseus_tf.models.build_theseus_classifier(
+      hub_teacher, num_modules=2, seed=5, schedule=schedule)
+  model = theseus_tf.models.build_theseus_classifier(
+      teacher, num_modules=2, seed=5, schedule=schedule)
+  for hub_module, module in zip(hub_model.blocks, model.blocks):
+    np.testing.assert_array_equal(
+        [hub_module.uses_successor(step) for step in range(50)],
+        [module.uses_successor(step) for step in range(50)])
+    np.testing.assert_array_equal(
+        sorted_values(hub_module.successor), sorted_values(module.successor))
+
+  hub_tokens = hub_teacher.preprocessor(tf.constant(
+      ["a gripping, beautifully acted film", "dull and far too long"]))
+  tokens = {
+      "input_ids": hub_tokens["token_ids"],
+      "attention_mask": tf.cast(hub_tokens["padding_mask"], tf.int32),
+      "token_type_ids": hub_tokens["segment_ids"],
+  }
+  np.testing.assert_allclose(
+      theseus_tf.strip_successor(hub_model)(hub_tokens),
+      theseus_tf.strip_successor(model)(tokens), rtol=1e-4, atol=1e-6)
