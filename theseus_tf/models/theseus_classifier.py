@@ -45,7 +45,8 @@ def _check_predecessor(predecessor):
   raise TypeError(
       "`build_theseus_classifier` compresses a "
       "`theseus_tf.models.BertClassifier` (e.g. from "
-      "`theseus_tf.models.from_pretrained`), got "
+      "`theseus_tf.models.from_pretrained`) or, under Keras 3, a KerasHub "
+      "text classifier, got "
       f"{type(predecessor).__module__}.{type(predecessor).__name__}. For "
       "another stack of Keras layers, wrap them with "
       "`theseus_tf.replace_modules` and build your model around the modules.")
@@ -105,8 +106,9 @@ def build_theseus_classifier(predecessor,
     name: Model name (default: `"theseus_<predecessor name>"`).
 
   Returns:
-    A `BertClassifier` (`TheseusTextClassifier` for KerasHub) ready for `compile` and `fit`; pass it to
-    `theseus_tf.strip_successor` to get the plain compressed classifier.
+    A `BertClassifier` (a `TheseusTextClassifier` for KerasHub) ready for
+    `compile` and `fit`; pass it to `theseus_tf.strip_successor` to get the
+    plain compressed classifier.
 
   Example:
 
@@ -120,21 +122,16 @@ def build_theseus_classifier(predecessor,
   student = theseus_tf.strip_successor(model)
   ```
   """
+  keras_hub_adapter = None
   if is_keras_hub_model(predecessor):
-    return _keras_hub_adapter(predecessor).TheseusTextClassifier(
-        predecessor,
-        num_modules=num_modules,
-        grouping=grouping,
-        init=init,
-        schedule=schedule,
-        seed=seed,
-        train_shared=train_shared,
-        name=name)
-  _check_predecessor(predecessor)
+    keras_hub_adapter = _keras_hub_adapter(predecessor)
+    keras_hub_adapter.check_supported_classifier(predecessor)
+  else:
+    _check_predecessor(predecessor)
   backbone = predecessor.backbone
   # Everything that can fail is checked before `replace_modules` freezes the
   # predecessor's layers: on error the caller's model is left as it was.
-  group_modules(backbone.num_layers, num_modules, grouping)
+  group_modules(len(backbone.transformer_layers), num_modules, grouping)
   modules = replace_modules(
       backbone.transformer_layers,
       num_modules=num_modules,
@@ -143,6 +140,9 @@ def build_theseus_classifier(predecessor,
       schedule=schedule,
       seed=seed,
       name_prefix="theseus_module")
+  if keras_hub_adapter is not None:
+    return keras_hub_adapter.TheseusTextClassifier(
+        predecessor, modules, train_shared=train_shared, name=name)
   model = build_bert_classifier(
       backbone.embeddings,
       modules,

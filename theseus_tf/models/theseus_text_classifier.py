@@ -8,7 +8,6 @@ import keras_hub
 
 from theseus_tf.backend import keras
 from theseus_tf.module_replacing import ModuleReplacing
-from theseus_tf.replace_modules import replace_modules
 
 # The KerasHub classifiers whose backbone is an embedding, a chain of
 # transformer layers that all take the same extra arguments (padding mask,
@@ -64,27 +63,21 @@ def _copy_weights(target, source):
 class TheseusTextClassifier(keras_hub.models.TextClassifier):
   """A KerasHub text classifier whose transformer layers are Theseus modules.
 
-  The predecessor's backbone graph is rebuilt with its transformer layers
-  grouped into `ModuleReplacing` modules (successors copied from the layers
-  `init` selects); embeddings, pooler, head and preprocessor are the
-  predecessor's own layers, frozen unless `train_shared`. Like the
-  predecessor, it preprocesses raw strings in `fit`, `evaluate` and
-  `predict`. `theseus_tf.strip_successor` turns it into a classifier of the
-  predecessor's class and the successor's depth (see `with_blocks`).
+  The predecessor's backbone graph is rebuilt with each group of transformer
+  layers run by its `ModuleReplacing` module; embeddings, pooler, head and
+  preprocessor are the predecessor's own layers, frozen unless
+  `train_shared`. Like the predecessor, it preprocesses raw strings in `fit`,
+  `evaluate` and `predict`. `theseus_tf.strip_successor` turns it into a
+  classifier of the predecessor's class and the successor's depth (see
+  `with_blocks`). Build it with `theseus_tf.models.build_theseus_classifier`.
 
   It is a training-time model: strip it before `save_to_preset`.
 
   Args:
     predecessor: A built KerasHub text classifier of a supported class (see
       `SUPPORTED_CLASSIFIERS`).
-    num_modules: The successor depth; must divide the predecessor depth
-      unless `grouping` is given.
-    grouping: Module sizes or layer indices for uneven ratios.
-    init: Successor initialisation: `"bottom"`, `"top"`, `"every_k"` or a
-      list of predecessor layer indices.
-    schedule: Optional `ReplacementSchedule`; otherwise given by the
-      `ReplacementScheduler` callback.
-    seed: Base seed of the modules' draws (module i uses `seed + i`).
+    modules: `ModuleReplacing` layers over the predecessor's transformer
+      layers, bottom first, as `theseus_tf.replace_modules` makes them.
     train_shared: Whether embeddings, pooler and head train too.
     name: Model name (default: `"theseus_<predecessor name>"`).
 
@@ -104,27 +97,10 @@ class TheseusTextClassifier(keras_hub.models.TextClassifier):
   ```
   """
 
-  def __init__(self,
-               predecessor,
-               num_modules=None,
-               grouping=None,
-               init="bottom",
-               schedule=None,
-               seed=None,
-               train_shared=False,
-               name=None):
+  def __init__(self, predecessor, modules, train_shared=False, name=None):
     check_supported_classifier(predecessor)
     predecessor_backbone = predecessor.backbone
-    # `replace_modules` checks every option before it freezes a layer, so
-    # that on error the caller's model is left as it was.
-    modules = replace_modules(
-        predecessor_backbone.transformer_layers,
-        num_modules=num_modules,
-        grouping=grouping,
-        init=init,
-        schedule=schedule,
-        seed=seed,
-        name_prefix="theseus_module")
+    modules = list(modules)
     backbone = _backbone_with_modules(predecessor_backbone, modules)
 
     # === Layers ===
@@ -227,6 +203,12 @@ def _backbone_with_modules(backbone, modules):
     group = getattr(module.predecessor, "block_layers", [module.predecessor])
     module_of_first_layer[id(group[0])] = module
     skipped_layers.update(id(layer) for layer in group[1:])
+  stack = [id(layer) for layer in backbone.transformer_layers]
+  if sorted(stack) != sorted(list(module_of_first_layer) + list(skipped_layers)):
+    raise ValueError(
+        "The modules must replace each transformer layer of "
+        f"'{backbone.name}' once: build them with "
+        "`theseus_tf.replace_modules(backbone.transformer_layers, ...)`.")
 
   def call_module(layer, *args, **kwargs):
     if id(layer) in module_of_first_layer:
