@@ -256,6 +256,20 @@ def test_stripped_classifier_exports_a_saved_model_on_raw_strings(
       student(compressed.tokens)[:16], rtol=0, atol=1e-5)
 
 
+@requires_keras_3
+def test_stripped_classifier_keeps_keras_export_on_token_ids(
+    compressed, tmp_path):
+  student = compressed.student
+  student.export(str(tmp_path / "exported"), verbose=False)
+  served = tf.saved_model.load(str(tmp_path / "exported"))
+  # The backbone's inputs are int32; the preprocessor's padding mask is bool.
+  token_ids = {name: tf.cast(value, tf.int32)
+               for name, value in compressed.tokens.items()}
+  np.testing.assert_allclose(
+      served.serve(token_ids).numpy(), student(compressed.tokens),
+      rtol=0, atol=1e-5)
+
+
 @pytest.fixture
 def bert_teacher(glue_dir):
   if not IS_KERAS_3:
