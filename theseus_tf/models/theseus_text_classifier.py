@@ -28,17 +28,17 @@ def supported_classifier_names():
 
 
 def check_supported_classifier(predecessor):
-  """Raises a clear error unless `predecessor` is a built, supported classifier."""
+  """Raises a TypeError naming the supported classes unless it is one of them."""
   # Exact classes: a subclass may wire its backbone differently.
   if type(predecessor) not in SUPPORTED_CLASSIFIERS:
     raise TypeError(
         "`build_theseus_classifier` compresses these KerasHub text "
         f"classifiers: {supported_classifier_names()}; got "
-        f"{type(predecessor).__module__}.{type(predecessor).__name__}, whose "
-        "backbone is not such a stack of transformer layers (ALBERT shares "
-        "one layer across the stack; others have no text classifier or no "
-        "transformer stack). For another model, wrap its layers with "
-        "`theseus_tf.replace_modules`.")
+        f"{type(predecessor).__module__}.{type(predecessor).__name__}. "
+        "Other families are not supported: ALBERT shares one transformer "
+        "layer across its stack, ELECTRA has no KerasHub text classifier, "
+        "and the others are untested here. For another model, wrap its "
+        "layers with `theseus_tf.replace_modules`.")
 
 
 def shared_layers(classifier):
