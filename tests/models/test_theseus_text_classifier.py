@@ -308,6 +308,24 @@ def test_only_successors_train_by_default(bert_teacher):
 
 
 @requires_keras_3
+def test_theseus_model_checkpoints_with_save_weights(bert_teacher, glue_dir,
+                                                    tmp_path):
+  model = theseus_tf.models.build_theseus_classifier(bert_teacher,
+                                                     num_modules=2)
+  for weight in model.blocks[0].successor.weights:
+    weight.assign(weight + 1.0)  # As training would change it.
+  model.save_weights(str(tmp_path / "theseus.weights.h5"))
+  keras.utils.set_random_seed(1)
+  other = theseus_tf.models.build_theseus_classifier(
+      build_teacher("bert", *read_sst2(glue_dir)), num_modules=2)
+  other.load_weights(str(tmp_path / "theseus.weights.h5"))
+  tokens = bert_teacher.preprocessor(tf.constant(["a gripping film"]))
+  np.testing.assert_array_equal(other(tokens), model(tokens))
+  with pytest.raises(NotImplementedError, match="save_weights"):
+    model.save(str(tmp_path / "theseus.keras"))
+
+
+@requires_keras_3
 @pytest.mark.parametrize("options", [
     dict(num_modules=3),  # 4 layers do not divide into 3 modules.
     dict(num_modules=2, init="middle"),
