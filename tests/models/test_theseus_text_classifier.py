@@ -4,7 +4,8 @@ Each supported family is built small from its constructors, with a tokenizer
 made here from real SST-2 sentences (nothing is downloaded). Its head is
 fitted to those sentences by least squares, as a fine-tuned head would be,
 so that the Theseus model has a loss to bring down without the cost of
-fine-tuning the teacher first.
+fine-tuning the teacher first. BERT trains with the compiled step, the other
+families eagerly (same rewired graph, without a long trace each).
 """
 
 import collections
@@ -166,7 +167,10 @@ def inference_loss(model, tokens, labels):
       labels, logits))
 
 
-@pytest.fixture(scope="module", params=list(FAMILIES))
+# Real data, and a trace of each family's train step and tokenizer: tens of
+# seconds each on a shared CPU (skip with -m "not slow").
+@pytest.fixture(scope="module", params=[
+    pytest.param(family, marks=pytest.mark.slow) for family in FAMILIES])
 def compressed(request, glue_dir):
   """A teacher of each family, its Theseus model after `fit`, and the student."""
   if not IS_KERAS_3:
