@@ -32,13 +32,19 @@ INSTALL_REQUIRES = [
     "tqdm>=4.66",
 ]
 
+# Compressing KerasHub text classifiers (Keras 3 only). Pinned to a minor
+# version: the adapter rebuilds each family's backbone from its constructor.
+KERAS_HUB = "keras-hub>=0.32,<0.33"
+
 EXTRAS_REQUIRE = {
     # The PyTorch reference of `theseus-tf benchmark` (CPU build: no CUDA).
     "torch": ["torch==2.13.0+cpu"],
+    "keras-hub": [KERAS_HUB],
     # TF's multi_process_runner (multi-worker tests) needs dill and portpicker;
     # torch checks the PyTorch reference and Hugging Face's loading of
-    # `save_pretrained` output.
-    "test": ["pytest>=8", "dill>=0.3", "portpicker>=1.6", "torch==2.13.0+cpu"],
+    # `save_pretrained` output; keras-hub the KerasHub adapter (Keras 3).
+    "test": ["pytest>=8", "dill>=0.3", "portpicker>=1.6", "torch==2.13.0+cpu",
+             KERAS_HUB],
 }
 
 setup(

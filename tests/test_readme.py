@@ -4,6 +4,10 @@ The blocks run in one namespace (later blocks use what earlier ones made), in
 a temporary folder that holds what they name: `my-finetuned-bert/` (the tiny
 fixture classifier, with a trained head as a fine-tuned model has) and
 `glue/SST-2/` (the first 64 real SST-2 sentences).
+
+Blocks fenced ```python-keras3 use KerasHub, which needs Keras 3: they run
+under Keras 3 only, on their own, with `my-finetuned-keras-hub-bert/` (a
+small KerasHub BERT preset) beside `glue/`.
 """
 
 import os
@@ -15,13 +19,34 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
+from theseus_tf.backend import IS_KERAS_3
 
 README = REPO_ROOT / "README.md"
 NUM_EXAMPLES = 64
 
 
+def fenced_blocks(text, language):
+  return re.findall(rf"^```{re.escape(language)}\n(.*?)^```", text,
+                    flags=re.M | re.S)
+
+
 def python_blocks(text):
-  return re.findall(r"^```python\n(.*?)^```", text, flags=re.M | re.S)
+  return fenced_blocks(text, "python")
+
+
+def keras_3_blocks(text):
+  return fenced_blocks(text, "python-keras3")
+
+
+def run_blocks(blocks, kind):
+  namespace = {}
+  for number, block in enumerate(blocks, 1):
+    try:
+      exec(compile(block, f"README.md {kind} block {number}", "exec"),  # pylint: disable=exec-used
+           namespace)
+    except Exception as error:
+      raise AssertionError(
+          f"README.md {kind} block {number} failed:\n{block}") from error
 
 
 def write_sst2_subset(glue_dir, folder):
@@ -46,6 +71,8 @@ def test_readme_has_the_blocks_this_test_expects():
   blocks = python_blocks(README.read_text("utf-8"))
   assert len(blocks) >= 3
   assert any("load_model" in block for block in blocks)
+  assert any("keras_hub" in block
+             for block in keras_3_blocks(README.read_text("utf-8")))
 
 
 @pytest.mark.slow
@@ -54,14 +81,24 @@ def test_every_python_block_of_the_readme_runs(glue_dir, fixtures_dir,
   write_sst2_subset(glue_dir, tmp_path / "glue")
   write_finetuned_teacher(fixtures_dir, tmp_path / "my-finetuned-bert")
   monkeypatch.chdir(tmp_path)
-  namespace = {}
-  for number, block in enumerate(python_blocks(README.read_text("utf-8")), 1):
-    try:
-      exec(compile(block, f"README.md python block {number}", "exec"),  # pylint: disable=exec-used
-           namespace)
-    except Exception as error:
-      raise AssertionError(
-          f"README.md python block {number} failed:\n{block}") from error
+  run_blocks(python_blocks(README.read_text("utf-8")), "python")
   assert (tmp_path / "student" / "config.json").is_file()
   assert (tmp_path / "serving_models" / "sst2" / "1" / "saved_model.pb").is_file()
   assert os.path.getsize(tmp_path / "student.tflite") > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not IS_KERAS_3,
+    reason="```python-keras3 blocks use KerasHub, which needs Keras 3")
+def test_every_keras_3_block_of_the_readme_runs(glue_dir, tmp_path,
+                                                monkeypatch):
+  pytest.importorskip("keras_hub")
+  from tests.models.test_theseus_text_classifier import build_teacher, read_sst2  # pylint: disable=import-outside-toplevel
+  write_sst2_subset(glue_dir, tmp_path / "glue")
+  texts, labels = read_sst2(glue_dir)
+  build_teacher("bert", texts, labels).save_to_preset(
+      str(tmp_path / "my-finetuned-keras-hub-bert"))
+  monkeypatch.chdir(tmp_path)
+  run_blocks(keras_3_blocks(README.read_text("utf-8")), "python-keras3")
+  assert (tmp_path / "student-preset" / "config.json").is_file()

@@ -23,7 +23,9 @@ def strip_successor(model):
 
   Returns:
     A Keras model: of `model`'s class when it has a block stack, else a
-    Functional or Sequential model.
+    Functional or Sequential model. A Theseus KerasHub classifier gives a
+    classifier of its predecessor's KerasHub class (weights copied, the
+    preprocessor shared).
 
   Example:
 

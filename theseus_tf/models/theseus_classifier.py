@@ -1,9 +1,27 @@
 """Turns a BERT classifier into a BERT-of-Theseus model in one call."""
 
+from theseus_tf.backend import IS_KERAS_3
 from theseus_tf.module_grouping import group_modules
 from theseus_tf.models.bert_classifier import BertClassifier
 from theseus_tf.models.bert_classifier import build_bert_classifier
 from theseus_tf.replace_modules import replace_modules
+
+
+def is_keras_hub_model(model):
+  """Whether `model`'s class is (or derives from) a KerasHub class."""
+  return any((base.__module__ or "").startswith("keras_hub")
+             for base in type(model).__mro__)
+
+
+def _keras_hub_adapter(model):
+  """The KerasHub adapter module, imported on first use (it imports keras_hub)."""
+  if not IS_KERAS_3:
+    raise TypeError(
+        f"'{model.name}' is a KerasHub {type(model).__name__}, a Keras 3 "
+        "model, but theseus_tf runs under tf-keras (TF_USE_LEGACY_KERAS=1): "
+        "KerasHub needs Keras 3. Unset TF_USE_LEGACY_KERAS to compress it.")
+  from theseus_tf.models import theseus_text_classifier  # pylint: disable=import-outside-toplevel
+  return theseus_text_classifier
 
 
 def shared_layers(model):
@@ -11,6 +29,8 @@ def shared_layers(model):
 
   Embeddings, pooler and classification head: frozen in the paper's setting.
   """
+  if is_keras_hub_model(model):
+    return _keras_hub_adapter(model).shared_layers(model)
   backbone = model.backbone
   return [backbone.embeddings, backbone.pooler, model.output_dense]
 
@@ -26,7 +46,8 @@ def _check_predecessor(predecessor):
   raise TypeError(
       "`build_theseus_classifier` compresses a "
       "`theseus_tf.models.BertClassifier` (e.g. from "
-      "`theseus_tf.utils.transformers.from_pretrained`), got "
+      "`theseus_tf.utils.transformers.from_pretrained`) or, under Keras 3, a "
+      "KerasHub text classifier, got "
       f"{type(predecessor).__module__}.{type(predecessor).__name__}. For "
       "another stack of Keras layers, wrap them with "
       "`theseus_tf.replace_modules` and build your model around the modules.")
@@ -40,7 +61,8 @@ def set_shared_trainable(model, trainable):
   for the change to reach training.
 
   Args:
-    model: A `BertClassifier` (Theseus or stripped).
+    model: A `BertClassifier` (Theseus or stripped), or a Theseus KerasHub
+      classifier.
     trainable: Whether the shared layers train.
   """
   for layer in shared_layers(model):
@@ -55,7 +77,7 @@ def build_theseus_classifier(predecessor,
                              seed=None,
                              train_shared=False,
                              name=None):
-  """Wraps a fine-tuned `BertClassifier` for BERT-of-Theseus compression.
+  """Wraps a fine-tuned classifier for BERT-of-Theseus compression.
 
   The predecessor's transformer layers are grouped into `num_modules`
   modules (or as `grouping` says); each gets a one-layer successor copied
@@ -64,8 +86,14 @@ def build_theseus_classifier(predecessor,
   `ModuleReplacing` layers; it shares embeddings, pooler and head with
   `predecessor`. Only the successor layers train unless `train_shared`.
 
+  A KerasHub text classifier (Keras 3; BERT, DistilBERT, RoBERTa,
+  XLM-RoBERTa, DeBERTaV3) gives a `TheseusTextClassifier` instead, which
+  preprocesses raw strings like its predecessor, and which
+  `strip_successor` turns into a classifier of the predecessor's class.
+
   Args:
-    predecessor: A built (fine-tuned) `BertClassifier`.
+    predecessor: A built (fine-tuned) `BertClassifier` or KerasHub text
+      classifier.
     num_modules: The successor depth; must divide the predecessor depth
       unless `grouping` is given.
     grouping: Module sizes or layer indices for uneven ratios, e.g.
@@ -79,8 +107,9 @@ def build_theseus_classifier(predecessor,
     name: Model name (default: `"theseus_<predecessor name>"`).
 
   Returns:
-    A `BertClassifier` ready for `compile` and `fit`; pass it to
-    `theseus_tf.strip_successor` to get the plain compressed classifier.
+    A `BertClassifier` (a `TheseusTextClassifier` for KerasHub) ready for
+    `compile` and `fit`; pass it to `theseus_tf.strip_successor` to get the
+    plain compressed classifier.
 
   Example:
 
@@ -94,11 +123,16 @@ def build_theseus_classifier(predecessor,
   student = theseus_tf.strip_successor(model)
   ```
   """
-  _check_predecessor(predecessor)
+  keras_hub_adapter = None
+  if is_keras_hub_model(predecessor):
+    keras_hub_adapter = _keras_hub_adapter(predecessor)
+    keras_hub_adapter.check_supported_classifier(predecessor)
+  else:
+    _check_predecessor(predecessor)
   backbone = predecessor.backbone
   # Everything that can fail is checked before `replace_modules` freezes the
   # predecessor's layers: on error the caller's model is left as it was.
-  group_modules(backbone.num_layers, num_modules, grouping)
+  group_modules(len(backbone.transformer_layers), num_modules, grouping)
   modules = replace_modules(
       backbone.transformer_layers,
       num_modules=num_modules,
@@ -107,6 +141,9 @@ def build_theseus_classifier(predecessor,
       schedule=schedule,
       seed=seed,
       name_prefix="theseus_module")
+  if keras_hub_adapter is not None:
+    return keras_hub_adapter.TheseusTextClassifier(
+        predecessor, modules, train_shared=train_shared, name=name)
   model = build_bert_classifier(
       backbone.embeddings,
       modules,
