@@ -156,8 +156,9 @@ class BertTransformerLayer(keras.layers.Layer):
         dropout, dtype=self.dtype_policy, name="output_dropout")
 
   def build(self, input_shape):
-    hidden_shape = tuple(input_shape[:-1]) + (self.hidden_dim,)
-    intermediate_shape = tuple(input_shape[:-1]) + (self.intermediate_dim,)
+    del input_shape  # The sublayers see [batch * seq, features] rows.
+    hidden_shape = (None, self.hidden_dim)
+    intermediate_shape = (None, self.intermediate_dim)
     self.qkv_dense.build(hidden_shape)
     self.attention_output_dense.build(hidden_shape)
     self.attention_layer_norm.build(hidden_shape)
