@@ -1,20 +1,18 @@
 """The BERT encoder as a Keras Functional model: embeddings, layers, pooler."""
 
 from theseus_tf.backend import IS_KERAS_3, keras, refreeze, register_serializable
+from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.models.bert_embeddings import BertEmbeddings
 from theseus_tf.models.bert_transformer_layer import BertTransformerLayer
 from theseus_tf.module_replacing import ModuleReplacing
 from theseus_tf.module_stack import ModuleStack
 
-# The model inputs, named as Hugging Face tokenizers name them.
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-
 
 def bert_inputs():
-  """Returns a dict of fresh `keras.Input`s for `INPUT_NAMES`: int32 `[batch, None]`."""
+  """Returns a dict of fresh `keras.Input`s for `FEATURE_NAMES`: int32 `[batch, None]`."""
   return {
       name: keras.Input(shape=(None,), dtype="int32", name=name)
-      for name in INPUT_NAMES
+      for name in FEATURE_NAMES
   }
 
 
