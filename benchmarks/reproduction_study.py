@@ -38,7 +38,8 @@ import sys
 import threading
 import time
 
-from trainers.atomic_io import atomic_write_json, atomic_write_text
+from theseus_tf.utils.file_io import atomic_write_text
+from trainers.atomic_io import atomic_write_json
 from trainers.locations import GLUE_DIR, default_model_dir
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
