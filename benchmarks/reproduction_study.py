@@ -38,7 +38,9 @@ import sys
 import threading
 import time
 
-from trainers.atomic_io import atomic_write_json, atomic_write_text
+from theseus_tf.utils.file_io import atomic_write_text
+from trainers.atomic_io import atomic_write_json
+from trainers.commands.flags import int_list
 from trainers.locations import GLUE_DIR, default_model_dir
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -318,15 +320,27 @@ def execute_command(label, argv, out, result_file, threads, make_record,
   return True
 
 
+def uncached(runs, result_file, results_dir, tag):
+  """The runs without a result file yet, after saying how many have one."""
+  pending = [run for run in runs if not result_file(run).exists()]
+  print(f"[{tag}] {len(runs) - len(pending)} of {len(runs)} runs cached in "
+        f"{results_dir}; {len(pending)} to go", flush=True)
+  return pending
+
+
+def print_commands(runs, command_of):
+  """--dry-run: the `theseus-tf` command line of each run."""
+  for run in runs:
+    print("theseus-tf " + " ".join(command_of(run)))
+
+
 def run_study(args):
   """Runs every planned run without a cached result, `--jobs` at a time."""
   runs = planned_runs(args.tasks, args.methods, args.seeds)
-  pending = [r for r in runs if not result_path(r, args).exists()]
-  print(f"[study] {len(runs) - len(pending)} of {len(runs)} runs cached in "
-        f"{args.results_dir}; {len(pending)} to go", flush=True)
+  pending = uncached(runs, lambda run: result_path(run, args),
+                     args.results_dir, tag="study")
   if args.dry_run:
-    for run in pending:
-      print("theseus-tf " + " ".join(command(run, args)))
+    print_commands(pending, lambda run: command(run, args))
     return 0
   ready = {r.task for r in runs
            if r.method == "predecessor" and result_path(r, args).exists()}
@@ -485,7 +499,8 @@ def parse_args(argv=None):
   parser.add_argument("--tasks", default=None,
                       help="comma-separated (default: all of the preset's)")
   parser.add_argument("--methods", default=",".join(METHODS))
-  parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+  parser.add_argument("--seeds", type=int_list,
+                      default=",".join(map(str, SEEDS)))
   parser.add_argument("--jobs", type=int, default=2,
                       help="runs at the same time")
   parser.add_argument("--threads", type=int, default=1,
@@ -511,19 +526,22 @@ def parse_args(argv=None):
   args.methods = [m.strip() for m in args.methods.split(",")]
   if set(args.methods) - set(METHODS):
     parser.error(f"--methods: choose from {METHODS}")
-  args.seeds = [int(s) for s in args.seeds.split(",")]
   args.model = args.model or args.preset.model or str(default_model_dir("the default --model"))
   args.runs_dir = args.runs_dir or str(args.preset.runs_dir)
   args.results_dir = args.results_dir or str(args.preset.results_dir)
   return args
 
 
-def main(argv=None):
-  args = parse_args(argv)
+def run_or_report(args, run, report):
+  """A study driver's `main`: `report` rewrites its tables, `run` runs."""
   if args.action == "report":
-    write_report(args)
+    report(args)
     return 0
-  return run_study(args)
+  return run(args)
+
+
+def main(argv=None):
+  return run_or_report(parse_args(argv), run_study, write_report)
 
 
 if __name__ == "__main__":

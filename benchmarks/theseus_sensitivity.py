@@ -28,6 +28,7 @@ import statistics
 import sys
 
 from benchmarks import reproduction_study as study
+from trainers.commands.flags import int_list
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -149,12 +150,10 @@ def execute(run, args):
 def run_all(args):
   """Runs every variant without a cached result, `--jobs` at a time."""
   runs = planned_runs(args)
-  pending = [r for r in runs if not result_path(r, args).exists()]
-  print(f"[sensitivity] {len(runs) - len(pending)} of {len(runs)} runs "
-        f"cached in {args.results_dir}; {len(pending)} to go", flush=True)
+  pending = study.uncached(runs, lambda run: result_path(run, args),
+                           args.results_dir, tag="sensitivity")
   if args.dry_run:
-    for run in pending:
-      print("theseus-tf " + " ".join(command(run, args)))
+    study.print_commands(pending, lambda run: command(run, args))
     return 0
   untrained = [task for task in args.tasks
                if not _predecessor_model(task, args).is_dir()]
@@ -238,7 +237,7 @@ def parse_args(argv=None):
   parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
   parser.add_argument("--variants", default=",".join(VARIANTS),
                       help=f"comma-separated, of {list(VARIANTS)}")
-  parser.add_argument("--seeds", default="1")
+  parser.add_argument("--seeds", type=int_list, default="1")
   parser.add_argument("--jobs", type=int, default=2)
   parser.add_argument("--threads", type=int, default=1,
                       help="TensorFlow threads per run (0: TF's default)")
@@ -272,16 +271,11 @@ def parse_args(argv=None):
   if unknown:
     parser.error(f"unknown variant(s) {unknown}: choose from "
                  f"{list(VARIANTS)}")
-  args.seeds = [int(s) for s in args.seeds.split(",")]
   return args
 
 
 def main(argv=None):
-  args = parse_args(argv)
-  if args.action == "report":
-    write_report(args)
-    return 0
-  return run_all(args)
+  return study.run_or_report(parse_args(argv), run_all, write_report)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,13 @@ with the label, probabilities (or score) and logits.
 
 Raw-text models (`theseus-tf export --format tflite --inputs text`) tokenize
 inside the model and need tensorflow-text's TFLite kernels; token-id models
-need the tokenizer here (`--tokenizer-dir`, via Hugging Face `transformers`).
+need the tokenizer here (`--tokenizer`, via Hugging Face `transformers`).
 
 ```bash
 python serving/tflite_runner.py dist/sst2.text.dynamic.tflite reviews.txt \
     --labels negative,positive --output predictions.jsonl
 python serving/tflite_runner.py dist/sst2.ids.int8.tflite reviews.txt \
-    --tokenizer-dir runs/sst2-student
+    --tokenizer runs/sst2-student
 ```
 
 On a device the same three steps apply: load with the tensorflow-text custom
@@ -70,7 +70,7 @@ class TFLiteClassifier:
     if not self.takes_text:
       if tokenizer_dir is None:
         raise ValueError(
-            f"{model_path} takes token ids: pass --tokenizer-dir (the model's "
+            f"{model_path} takes token ids: pass --tokenizer (the model's "
             "tokenizer folder), or export with --inputs text.")
       from transformers import AutoTokenizer  # pylint: disable=g-import-not-at-top
       self._tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
@@ -144,8 +144,11 @@ def main(argv=None):
   parser.add_argument("input", help="text file (one per line; TAB for pairs), "
                       "JSON lines, or '-' for stdin")
   parser.add_argument("--output", default="-", help="JSON lines; '-' = stdout")
-  parser.add_argument("--tokenizer-dir", default=None,
-                      help="tokenizer folder, for token-id models")
+  # --tokenizer-dir: the old name, still accepted (as `theseus-tf export`).
+  parser.add_argument("--tokenizer", "--tokenizer-dir", dest="tokenizer_dir",
+                      default=None, metavar="FOLDER",
+                      help="tokenizer folder, for token-id models (as "
+                      "'theseus-tf export --tokenizer')")
   parser.add_argument("--labels", default=None,
                       help="comma-separated label names, by label id")
   parser.add_argument("--text-pair", action="store_true",

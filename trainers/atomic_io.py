@@ -1,19 +1,18 @@
-"""How `theseus-tf` writes files: atomically, and readable by others.
+"""What `theseus-tf` adds to the library's atomic writes (`theseus_tf.utils.file_io`).
 
-Atomic: a reader (or a restarted run) sees the old version or the new one,
-never a half-written file or folder, whenever the writer is killed.
-Readable: files get mode 0666 and folders 0777 minus the umask, as `cp`
-would create them (0644/0755 under the usual umask 022), also where a
-library wrote them through `tempfile` (0600/0700), so that a model server
-running as another user can read what a command exported.
+Files are written by `file_io.atomic_write_bytes`/`atomic_write_text` (a
+temporary file and a rename; mode 0666 minus the umask, as `cp` gives).
+Here: JSON records, `make_readable` for folders that a library wrote
+through `tempfile` (0600/0700), and `replace_dir`/`recover_dir`, the
+crash-safe swap of a whole checkpoint folder.
 """
 
-import contextlib
 import json
 import os
 import pathlib
 import shutil
-import tempfile
+
+from theseus_tf.utils.file_io import atomic_write_text
 
 # Before the umask, as `open` and `mkdir` create them.
 _FILE_MODE = 0o666
@@ -24,33 +23,6 @@ def _umask():
   mask = os.umask(0)  # Reading the umask means setting it: put it back.
   os.umask(mask)
   return mask
-
-
-def atomic_write_bytes(path, data):
-  """Writes `data` (bytes) to `path` through a temporary file and a rename.
-
-  Args:
-    path: The file to (over)write; its folder is created if needed.
-    data: The new content.
-
-  Returns:
-    `path` as a `pathlib.Path`.
-  """
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-      f.flush()
-      os.fsync(f.fileno())
-    os.chmod(tmp, _FILE_MODE & ~_umask())
-    os.replace(tmp, path)
-  except BaseException:
-    with contextlib.suppress(FileNotFoundError):
-      os.unlink(tmp)
-    raise
-  return path
 
 
 def make_readable(path):
@@ -69,11 +41,6 @@ def make_readable(path):
       for name in files:
         os.chmod(os.path.join(root, name), _FILE_MODE & ~mask)
   return path
-
-
-def atomic_write_text(path, text):
-  """Writes `text` (UTF-8) to `path` with `atomic_write_bytes`."""
-  return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path, obj):

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from theseus_tf.data import FEATURE_NAMES
+
 # Short sequences keep the tiny-model exports fast.
 MAX_SEQ_LENGTH = 32
 
@@ -24,5 +26,4 @@ def hf_features(tokenizer, text_a, text_b=None, max_length=MAX_SEQ_LENGTH,
                       truncation=True, max_length=max_length,
                       padding="max_length" if pad_to else "longest",
                       return_tensors="np")
-  return {name: encoded[name].astype(np.int32)
-          for name in ("input_ids", "attention_mask", "token_type_ids")}
+  return {name: encoded[name].astype(np.int32) for name in FEATURE_NAMES}

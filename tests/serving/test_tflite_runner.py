@@ -58,7 +58,12 @@ def test_token_id_model_needs_the_tokenizer(tmp_path, tiny, capsys):
   source = tmp_path / "pairs.jsonl"
   source.write_text(json.dumps({"text_a": "a", "text_b": "b"}) + "\n")
   assert tflite_runner.main([str(path), str(source)]) == 2
-  assert "--tokenizer-dir" in capsys.readouterr().err
+  assert "pass --tokenizer (" in capsys.readouterr().err
+  for flag in ("--tokenizer", "--tokenizer-dir"):  # The old name still works.
+    output = tmp_path / f"{flag}.jsonl"
+    assert tflite_runner.main([str(path), str(source), flag, str(folder),
+                               "--text-pair", "--output", str(output)]) == 0
+    assert len(output.read_text().splitlines()) == 1
   classifier = tflite_runner.TFLiteClassifier(path, tokenizer_dir=folder)
   assert classifier.max_seq_length == 32 and not classifier.takes_text
   (row,) = classifier.predict([("a", "b")])

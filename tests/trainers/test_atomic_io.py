@@ -1,12 +1,16 @@
-"""Atomic writes of files and folders, and recovery from interrupted swaps."""
+"""The CLI's JSON records, folder swaps and recovery, and `make_readable`.
+
+Plain atomic file writes and their modes are the library's
+(`theseus_tf.utils.file_io`): tests/utils/test_file_io.py.
+"""
 
 import os
 
 import pytest
 
-from trainers.atomic_io import (atomic_write_json, atomic_write_text,
-                                make_readable, read_json, recover_dir,
-                                replace_dir)
+from theseus_tf.utils.file_io import atomic_write_text
+from trainers.atomic_io import (atomic_write_json, make_readable, read_json,
+                                recover_dir, replace_dir)
 
 
 def _write_folder(content):
@@ -16,15 +20,13 @@ def _write_folder(content):
   return write
 
 
-def test_atomic_write_leaves_no_temporary_files(tmp_path):
-  path = atomic_write_text(tmp_path / "sub" / "a.txt", "one")
-  atomic_write_text(path, "two")
-  assert path.read_text() == "two"
-  atomic_write_json(tmp_path / "m.json", {"b": 1, "a": [1.5]})
-  assert read_json(tmp_path / "m.json") == {"a": [1.5], "b": 1}
+def test_json_round_trip_leaves_no_temporary_files(tmp_path):
+  path = atomic_write_json(tmp_path / "sub" / "m.json", {"b": 1, "a": [1.5]})
+  atomic_write_json(path, {"b": 2, "a": [1.5]})
+  assert path.read_text() == '{\n  "a": [\n    1.5\n  ],\n  "b": 2\n}\n'
+  assert read_json(path) == {"a": [1.5], "b": 2}
   assert read_json(tmp_path / "none.json", default={}) == {}
-  assert sorted(p.name for p in tmp_path.rglob("*")) == [
-      "a.txt", "m.json", "sub"]
+  assert sorted(p.name for p in tmp_path.rglob("*")) == ["m.json", "sub"]
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):
@@ -87,11 +89,11 @@ def _write_privately(folder):
 
 @pytest.mark.parametrize("umask, folder_mode, file_mode", [
     (0o022, 0o755, 0o644), (0o027, 0o750, 0o640)])
-def test_written_files_follow_the_umask_not_tempfile(tmp_path, umask,
-                                                     folder_mode, file_mode):
+def test_written_folders_follow_the_umask_not_tempfile(tmp_path, umask,
+                                                       folder_mode, file_mode):
   old = os.umask(umask)
   try:
-    path = atomic_write_text(tmp_path / "a.txt", "x")
+    path = atomic_write_json(tmp_path / "a.json", {})
     model = replace_dir(tmp_path / "best_model", _write_privately)
     exported = tmp_path / "export"
     _write_privately(exported)

@@ -1,6 +1,7 @@
-"""GLUE data: task registry, readers (local or TFDS), tf.data pipelines."""
+"""GLUE data: task registry, readers (local or TFDS), tf.data pipelines, and
+the model input names they produce (`FEATURE_NAMES`, in `features.py`)."""
 
-from theseus_tf.data.glue_pipeline import FEATURE_NAMES
+from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.data.glue_pipeline import EncodedExamples
 from theseus_tf.data.glue_pipeline import GlueDataset
 from theseus_tf.data.glue_pipeline import encode_examples

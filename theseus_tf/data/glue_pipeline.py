@@ -15,11 +15,9 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
+from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.data.glue_reader import load_examples
 from theseus_tf.data.glue_tasks import get_task
-
-FEATURE_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-"""Model input names, as Hugging Face's BERT tokenizers produce them."""
 
 # Examples per tokenizer call: large enough for the fast tokenizer's parallel
 # batch encoding, small enough to bound the Python lists it returns.

@@ -118,64 +118,54 @@ _NLI2 = ("entailment", "not_entailment")
 _MNLI_LABELS = ("contradiction", "entailment", "neutral")
 _ACC = ("accuracy",)
 _F1_ACC = ("f1", "accuracy")
-_MNLI_KW = dict(
-    folder="MNLI", text_columns=("sentence1", "sentence2"),
-    label_column="gold_label", labels=_MNLI_LABELS, metric_names=_ACC,
-    score_metrics=_ACC, tfds_config="mnli",
-    tfds_text_features=("premise", "hypothesis"), tfds_label_names=_MNLI_LABELS)
+
+
+def _task(name, text_columns, label_column, labels, metrics, tfds_config,
+          tfds_label_names, folder=None, tfds_text_features=None,
+          dev_splits=("dev",), has_header=True):
+  """A `GlueTask` with GLUE's regularities as defaults.
+
+  The folder is the task's name, the single dev split is "dev", every
+  reported metric counts in the score, and TFDS names the text features as
+  the files' headers do, unless said otherwise.
+  """
+  return GlueTask(
+      name=name, folder=folder or name, text_columns=text_columns,
+      label_column=label_column, labels=labels, dev_splits=dev_splits,
+      metric_names=metrics, score_metrics=metrics, tfds_config=tfds_config,
+      tfds_text_features=tfds_text_features or text_columns,
+      tfds_label_names=tfds_label_names, has_header=has_header)
+
+
+def _mnli(name, dev_splits):
+  return _task(name, ("sentence1", "sentence2"), "gold_label", _MNLI_LABELS,
+               _ACC, "mnli", _MNLI_LABELS, folder="MNLI",
+               tfds_text_features=("premise", "hypothesis"),
+               dev_splits=dev_splits)
+
 
 _TASKS = (
-    GlueTask(
-        name="CoLA", folder="CoLA", text_columns=(3,), label_column=1,
-        labels=_BINARY, dev_splits=("dev",),
-        metric_names=("matthews_correlation",),
-        score_metrics=("matthews_correlation",), tfds_config="cola",
-        tfds_text_features=("sentence",),
-        tfds_label_names=("unacceptable", "acceptable"), has_header=False),
-    GlueTask(
-        name="SST-2", folder="SST-2", text_columns=("sentence",),
-        label_column="label", labels=_BINARY, dev_splits=("dev",),
-        metric_names=_ACC, score_metrics=_ACC, tfds_config="sst2",
-        tfds_text_features=("sentence",),
-        tfds_label_names=("negative", "positive")),
-    GlueTask(
-        name="MRPC", folder="MRPC", text_columns=("#1 String", "#2 String"),
-        label_column="Quality", labels=_BINARY, dev_splits=("dev",),
-        metric_names=_F1_ACC, score_metrics=_F1_ACC, tfds_config="mrpc",
-        tfds_text_features=("sentence1", "sentence2"),
-        tfds_label_names=("not_equivalent", "equivalent")),
-    GlueTask(
-        name="STS-B", folder="STS-B", text_columns=("sentence1", "sentence2"),
-        label_column="score", labels=None, dev_splits=("dev",),
-        metric_names=("pearson", "spearmanr"),
-        score_metrics=("pearson", "spearmanr"), tfds_config="stsb",
-        tfds_text_features=("sentence1", "sentence2"), tfds_label_names=None),
-    GlueTask(
-        name="QQP", folder="QQP", text_columns=("question1", "question2"),
-        label_column="is_duplicate", labels=_BINARY, dev_splits=("dev",),
-        metric_names=_F1_ACC, score_metrics=_F1_ACC, tfds_config="qqp",
-        tfds_text_features=("question1", "question2"),
-        tfds_label_names=("not_duplicate", "duplicate")),
-    GlueTask(name="MNLI", dev_splits=("dev_matched", "dev_mismatched"),
-             **_MNLI_KW),
-    GlueTask(name="MNLI-M", dev_splits=("dev_matched",), **_MNLI_KW),
-    GlueTask(name="MNLI-MM", dev_splits=("dev_mismatched",), **_MNLI_KW),
-    GlueTask(
-        name="QNLI", folder="QNLI", text_columns=("question", "sentence"),
-        label_column="label", labels=_NLI2, dev_splits=("dev",),
-        metric_names=_ACC, score_metrics=_ACC, tfds_config="qnli",
-        tfds_text_features=("question", "sentence"), tfds_label_names=_NLI2),
-    GlueTask(
-        name="RTE", folder="RTE", text_columns=("sentence1", "sentence2"),
-        label_column="label", labels=_NLI2, dev_splits=("dev",),
-        metric_names=_ACC, score_metrics=_ACC, tfds_config="rte",
-        tfds_text_features=("sentence1", "sentence2"), tfds_label_names=_NLI2),
-    GlueTask(
-        name="WNLI", folder="WNLI", text_columns=("sentence1", "sentence2"),
-        label_column="label", labels=_BINARY, dev_splits=("dev",),
-        metric_names=_ACC, score_metrics=_ACC, tfds_config="wnli",
-        tfds_text_features=("sentence1", "sentence2"),
-        tfds_label_names=("not_entailment", "entailment")),
+    _task("CoLA", (3,), 1, _BINARY, ("matthews_correlation",), "cola",
+          ("unacceptable", "acceptable"), tfds_text_features=("sentence",),
+          has_header=False),
+    _task("SST-2", ("sentence",), "label", _BINARY, _ACC, "sst2",
+          ("negative", "positive")),
+    _task("MRPC", ("#1 String", "#2 String"), "Quality", _BINARY, _F1_ACC,
+          "mrpc", ("not_equivalent", "equivalent"),
+          tfds_text_features=("sentence1", "sentence2")),
+    _task("STS-B", ("sentence1", "sentence2"), "score", None,
+          ("pearson", "spearmanr"), "stsb", None),
+    _task("QQP", ("question1", "question2"), "is_duplicate", _BINARY, _F1_ACC,
+          "qqp", ("not_duplicate", "duplicate")),
+    _mnli("MNLI", ("dev_matched", "dev_mismatched")),
+    _mnli("MNLI-M", ("dev_matched",)),
+    _mnli("MNLI-MM", ("dev_mismatched",)),
+    _task("QNLI", ("question", "sentence"), "label", _NLI2, _ACC, "qnli",
+          _NLI2),
+    _task("RTE", ("sentence1", "sentence2"), "label", _NLI2, _ACC, "rte",
+          _NLI2),
+    _task("WNLI", ("sentence1", "sentence2"), "label", _BINARY, _ACC, "wnli",
+          ("not_entailment", "entailment")),
 )
 
 TASKS = {task.name: task for task in _TASKS}

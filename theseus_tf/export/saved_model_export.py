@@ -8,7 +8,7 @@ import re
 import tensorflow as tf
 
 from theseus_tf.export import signatures
-from theseus_tf.export.text_preprocessor import FEATURE_NAMES
+from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.utils import file_io
 
 WARMUP_FILE = "tf_serving_warmup_requests"

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from theseus_tf.backend import IS_KERAS_3, keras
-from theseus_tf.export.text_preprocessor import FEATURE_NAMES
+from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.export.text_preprocessor import TextPreprocessor
 from theseus_tf.module_replacing import module_replacing_layers
 
@@ -158,7 +158,7 @@ def make_preprocessor(tokenizer, max_seq_length, pad_to_max_length, model=None):
     raise ValueError(
         f"The tokenizer has {preprocessor.vocab_size} tokens but the model "
         f"only {vocabulary_size} token embeddings: pass the tokenizer the "
-        "model was trained with (--tokenizer-dir).")
+        "model was trained with (CLI: --tokenizer).")
   return preprocessor
 
 

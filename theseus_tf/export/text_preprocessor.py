@@ -7,14 +7,13 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.export.bert_normalizer_model import bert_normalizer_model
 
 # What a tokenizer folder may hold, in the order they are read.
 TOKENIZER_JSON = "tokenizer.json"
 VOCAB_TXT = "vocab.txt"
 TOKENIZER_CONFIG = "tokenizer_config.json"
-
-FEATURE_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class TextPreprocessor(tf.Module):
@@ -313,7 +312,7 @@ def read_tokenizer_options(path):
     raise FileNotFoundError(
         f"No vocabulary in {folder}: expected {TOKENIZER_JSON} or {VOCAB_TXT}. "
         "Save the tokenizer next to the model (tokenizer.save_pretrained("
-        "folder)) or pass the folder it came with (--tokenizer-dir).")
+        "folder)) or pass the folder it came with (CLI: --tokenizer).")
   return options
 
 

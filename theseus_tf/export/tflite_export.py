@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from theseus_tf.export import signatures
-from theseus_tf.export.text_preprocessor import FEATURE_NAMES
+from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.utils import file_io
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -97,7 +97,7 @@ def export_tflite(model,
     raise ValueError(
         "A tokenizer (folder or TextPreprocessor) is required for text "
         "inputs and for int8 calibration: pass tokenizer= (CLI: "
-        "--tokenizer-dir).")
+        "--tokenizer).")
   if quantize == "int8" and not representative_texts:
     raise ValueError(
         "int8 quantization needs calibration texts: pass representative_texts "

@@ -1,20 +1,31 @@
 """The BERT encoder as a Keras Functional model: embeddings, layers, pooler."""
 
 from theseus_tf.backend import IS_KERAS_3, keras, refreeze, register_serializable
+from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.models.bert_embeddings import BertEmbeddings
 from theseus_tf.models.bert_transformer_layer import BertTransformerLayer
 from theseus_tf.module_replacing import ModuleReplacing
 from theseus_tf.module_stack import ModuleStack
 
-# The model inputs, named as Hugging Face tokenizers name them.
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+# The constructor arguments a backbone holds as attributes, read back from its
+# embeddings layer (with the value when that layer lacks it) and from its
+# first transformer layer: `from_layers` backbones get them the same way.
+_EMBEDDINGS_ARGUMENTS = {
+    "vocabulary_size": None, "hidden_dim": None, "dropout": None,
+    "max_sequence_length": None, "num_segments": None,
+    "layer_norm_epsilon": None, "initializer_range": 0.02,
+    "pad_token_id": None,
+}
+_BLOCK_ARGUMENTS = ("num_heads", "intermediate_dim", "hidden_activation",
+                    "attention_dropout")
 
 
 def bert_inputs():
-  """Returns a dict of fresh `keras.Input`s for `INPUT_NAMES`: int32 `[batch, None]`."""
+  """Returns a dict of fresh `keras.Input`s for `FEATURE_NAMES`: int32 `[batch, None]`."""
   return {
       name: keras.Input(shape=(None,), dtype="int32", name=name)
-      for name in INPUT_NAMES
+      for name in FEATURE_NAMES
   }
 
 
@@ -104,39 +115,30 @@ class BertBackbone(keras.Model):
                output_hidden_states=False,
                dtype=None,
                **kwargs):
+    shared = dict(hidden_dim=hidden_dim, dropout=dropout,
+                  layer_norm_epsilon=layer_norm_epsilon,
+                  initializer_range=initializer_range, dtype=dtype)
     embeddings = BertEmbeddings(
         vocabulary_size=vocabulary_size,
-        hidden_dim=hidden_dim,
         max_sequence_length=max_sequence_length,
         num_segments=num_segments,
-        layer_norm_epsilon=layer_norm_epsilon,
-        dropout=dropout,
-        initializer_range=initializer_range,
         pad_token_id=pad_token_id,
-        dtype=dtype,
-        name="embeddings")
+        name="embeddings",
+        **shared)
+    block_arguments = dict(num_heads=num_heads,
+                           intermediate_dim=intermediate_dim,
+                           hidden_activation=hidden_activation,
+                           attention_dropout=attention_dropout)
     # Not named explicitly: Keras' unique automatic names let layers of
     # different backbones be mixed in one graph (`from_layers`).
     transformer_layers = [
-        BertTransformerLayer(
-            hidden_dim=hidden_dim,
-            num_heads=num_heads,
-            intermediate_dim=intermediate_dim,
-            hidden_activation=hidden_activation,
-            dropout=dropout,
-            attention_dropout=attention_dropout,
-            layer_norm_epsilon=layer_norm_epsilon,
-            initializer_range=initializer_range,
-            dtype=dtype) for _ in range(num_layers)
+        BertTransformerLayer(**block_arguments, **shared)
+        for _ in range(num_layers)
     ]
     pooler = self.make_pooler(hidden_dim, initializer_range, dtype=dtype)
     self._build_graph(embeddings, transformer_layers, pooler,
-                      output_hidden_states, **kwargs)
+                      output_hidden_states, block_arguments, **kwargs)
     self._built_from_layers = False
-    self.num_heads = num_heads
-    self.intermediate_dim = intermediate_dim
-    self.hidden_activation = hidden_activation
-    self.attention_dropout = attention_dropout
 
   @classmethod
   def from_layers(cls, embeddings, blocks, pooler, output_hidden_states=False,
@@ -176,15 +178,14 @@ class BertBackbone(keras.Model):
         teacher.embeddings, teacher.transformer_layers[::2], teacher.pooler)
     ```
     """
+    blocks = list(blocks)
+    first = blocks[0] if blocks else None
     backbone = cls.__new__(cls)
-    backbone._build_graph(embeddings, list(blocks), pooler,
-                          output_hidden_states, **kwargs)
+    backbone._build_graph(
+        embeddings, blocks, pooler, output_hidden_states,
+        {name: getattr(first, name, None) for name in _BLOCK_ARGUMENTS},
+        **kwargs)
     backbone._built_from_layers = True
-    first = backbone.transformer_layers[0] if blocks else None
-    backbone.num_heads = getattr(first, "num_heads", None)
-    backbone.intermediate_dim = getattr(first, "intermediate_dim", None)
-    backbone.hidden_activation = getattr(first, "hidden_activation", None)
-    backbone.attention_dropout = getattr(first, "attention_dropout", None)
     return backbone
 
   @staticmethod
@@ -199,7 +200,7 @@ class BertBackbone(keras.Model):
         name="pooler")
 
   def _build_graph(self, embeddings, blocks, pooler, output_hidden_states,
-                   **kwargs):
+                   block_arguments, **kwargs):
     inputs = bert_inputs()
     x = embeddings(inputs["input_ids"],
                    token_type_ids=inputs["token_type_ids"])
@@ -227,14 +228,10 @@ class BertBackbone(keras.Model):
     self.transformer_layers = list(blocks)
     self.pooler = pooler
     self.output_hidden_states = output_hidden_states
-    self.vocabulary_size = getattr(embeddings, "vocabulary_size", None)
-    self.hidden_dim = getattr(embeddings, "hidden_dim", None)
-    self.dropout = getattr(embeddings, "dropout", None)
-    self.max_sequence_length = getattr(embeddings, "max_sequence_length", None)
-    self.num_segments = getattr(embeddings, "num_segments", None)
-    self.layer_norm_epsilon = getattr(embeddings, "layer_norm_epsilon", None)
-    self.initializer_range = getattr(embeddings, "initializer_range", 0.02)
-    self.pad_token_id = getattr(embeddings, "pad_token_id", None)
+    for name, missing in _EMBEDDINGS_ARGUMENTS.items():
+      setattr(self, name, getattr(embeddings, name, missing))
+    for name, value in block_arguments.items():
+      setattr(self, name, value)
     if blocks and all(isinstance(b, ModuleReplacing) for b in blocks):
       # A Theseus stack: steps skip the backward pass below the lowest
       # successor that ran, unless the embeddings train.
@@ -278,22 +275,10 @@ class BertBackbone(keras.Model):
           "pooler": keras.layers.serialize(self.pooler),
       })
       return config
-    config.update({
-        "vocabulary_size": self.vocabulary_size,
-        "num_layers": self.num_layers,
-        "num_heads": self.num_heads,
-        "hidden_dim": self.hidden_dim,
-        "intermediate_dim": self.intermediate_dim,
-        "hidden_activation": self.hidden_activation,
-        "dropout": self.dropout,
-        "attention_dropout": self.attention_dropout,
-        "max_sequence_length": self.max_sequence_length,
-        "num_segments": self.num_segments,
-        "layer_norm_epsilon": self.layer_norm_epsilon,
-        "initializer_range": self.initializer_range,
-        "pad_token_id": self.pad_token_id,
-        "dtype": _policy_name(self.embeddings.dtype_policy),
-    })
+    config.update({name: getattr(self, name)
+                   for name in (*_EMBEDDINGS_ARGUMENTS, *_BLOCK_ARGUMENTS)})
+    config["num_layers"] = self.num_layers
+    config["dtype"] = _policy_name(self.embeddings.dtype_policy)
     return config
 
   @classmethod

@@ -6,6 +6,9 @@ import importlib.util
 FORMATS = {
     "keras": None,
     "saved_model": None,
+    # The SavedModel's raw-text `serving_default` signature: tokenization in
+    # the graph included, as a TF Serving client calls it.
+    "saved_model-text": None,
     "tflite-fp32": "none",
     "tflite-fp16": "float16",
     "tflite-dynamic": "dynamic",

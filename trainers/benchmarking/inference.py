@@ -6,6 +6,10 @@ back the way it would be served:
 - `keras`: the Keras model, a `tf.function` called in inference mode;
 - `saved_model`: the `predict_ids` signature of `export_saved_model`
   (token ids in; TF Serving's model);
+- `saved_model-text`: the same SavedModel's `serving_default` signature,
+  raw sentences in, tokenized in the graph (timed on synthetic English
+  sentences that fill the sequence length; not scored: the dev sets are
+  token ids, and the ids signature is the same model);
 - `tflite-*`: `export_tflite(..., inputs="ids", quantize=...)`, run by the
   LiteRT interpreter (with the tensorflow-text op registrar, as serving/
   does) through its `serving_default` signature runner;
@@ -31,9 +35,11 @@ import numpy as np
 import tensorflow as tf
 
 from theseus_tf.export import export_saved_model, export_tflite
+from theseus_tf.export.signatures import text_input_names
 from theseus_tf.utils.transformers import save_pretrained
 from trainers.benchmarking.formats import FORMATS, TORCH_FORMATS
-from trainers.benchmarking.models import example_features, weight_bytes
+from trainers.benchmarking.models import (example_features, example_texts,
+                                          weight_bytes)
 from trainers.evaluation import make_predict_function
 from trainers.timing import time_interleaved
 
@@ -48,9 +54,11 @@ class Exported:
       memory, float32).
     device: Where it runs ("GPU:0", "CPU", "CPU, 2 threads").
     bind: `bind(features)` -> a no-argument function making one call on the
-      numpy `features` and fetching the logits (inputs converted up front).
+      numpy `features` and fetching the logits (inputs converted up front;
+      raw-text formats call on as many sentences as `features` has rows).
     predict: `predict(features)` -> logits with `.numpy()`, for
-      `trainers.evaluation.evaluate` (features: `[batch, <= seq]` tensors).
+      `trainers.evaluation.evaluate` (features: `[batch, <= seq]` tensors);
+      None for raw-text formats, which take no token ids.
   """
   variant: str
   format: str
@@ -82,13 +90,26 @@ def _keras(variant):
                   tensorflow_device(), bind, predict)
 
 
-def _saved_model(variant, workdir, seq_length, text_pair):
+def _saved_model(variant, fmt, workdir, seq_length, text_pair, loaded):
+  """`saved_model` or `saved_model-text`: two signatures of one export.
+
+  `loaded` maps variant names to `(path, signatures)` of SavedModels
+  already exported, so that the second format reuses the first's.
+  """
   import tensorflow_text  # pylint: disable=import-outside-toplevel,unused-import  (the tokenizer ops)
-  path = export_saved_model(
-      variant.model, variant.tokenizer_dir, workdir / "saved_model",
-      variant.name, version=1, max_seq_length=seq_length, text_pair=text_pair,
-      allow_untrained=True)
-  signature = tf.saved_model.load(os.fspath(path)).signatures["predict_ids"]
+  if variant.name not in loaded:
+    path = export_saved_model(
+        variant.model, variant.tokenizer_dir, workdir / "saved_model",
+        variant.name, version=1, max_seq_length=seq_length,
+        text_pair=text_pair, allow_untrained=True)
+    loaded[variant.name] = (
+        path, tf.saved_model.load(os.fspath(path)).signatures)
+  path, signatures = loaded[variant.name]
+  if fmt == "saved_model-text":
+    return Exported(variant.name, fmt, folder_bytes(path), tensorflow_device(),
+                    _text_binder(signatures["serving_default"], seq_length,
+                                 text_pair), predict=None)
+  signature = signatures["predict_ids"]
 
   def predict(features):
     return signature(**features)["logits"]
@@ -97,8 +118,20 @@ def _saved_model(variant, workdir, seq_length, text_pair):
     tensors = {k: tf.constant(v) for k, v in features.items()}
     return lambda: signature(**tensors)["logits"].numpy()
 
-  return Exported(variant.name, "saved_model", folder_bytes(path),
-                  tensorflow_device(), bind, predict)
+  return Exported(variant.name, fmt, folder_bytes(path), tensorflow_device(),
+                  bind, predict)
+
+
+def _text_binder(signature, seq_length, text_pair):
+  """`bind` of a raw-text signature: a sentence (pair) per row of features."""
+
+  def bind(features):
+    batch_size = len(next(iter(features.values())))
+    texts = {name: tf.constant(example_texts(batch_size, seq_length, seed=i))
+             for i, name in enumerate(text_input_names(text_pair))}
+    return lambda: signature(**texts)["logits"].numpy()
+
+  return bind
 
 
 def tflite_runner(path, threads):
@@ -205,13 +238,15 @@ def export_variants(variants, formats, workdir, seq_length, threads,
   """
   workdir = pathlib.Path(workdir)
   exported = {}
+  saved_models = {}
   for variant in variants:
     for fmt in formats:
       began = time.perf_counter()
       if fmt == "keras":
         entry = _keras(variant)
-      elif fmt == "saved_model":
-        entry = _saved_model(variant, workdir, seq_length, text_pair)
+      elif fmt.startswith("saved_model"):
+        entry = _saved_model(variant, fmt, workdir, seq_length, text_pair,
+                             saved_models)
       elif fmt in TORCH_FORMATS:
         entry = _pytorch(variant, fmt, workdir)
       else:

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import pathlib
+import random
 import re
 from typing import Optional
 
@@ -260,6 +261,35 @@ def example_features(batch_size, seq_length, vocabulary_size=1000, seed=0):
                      dtype=np.int32)
   # FEATURE_NAMES: input_ids, attention_mask, token_type_ids.
   return dict(zip(FEATURE_NAMES, (ids, np.ones_like(ids), np.zeros_like(ids))))
+
+
+# Common English words (one WordPiece token each in BERT's uncased
+# vocabulary): sentences that look real to a tokenizer, with no data set.
+_WORDS = (
+    "the a movie film story actor plot music scene ending character script "
+    "is was feels seems remains becomes looks never always often rarely "
+    "good bad great boring funny moving dull clever warm cold slow fast "
+    "and but because although while so yet with without about over under "
+    "performance direction dialogue camera humor drama heart mind time life "
+    "it this that every some no one two many few best worst quite very"
+).split()
+
+
+def synthetic_sentences(count, min_words, max_words, seed=0):
+  """`count` English-like sentences of `min_words` to `max_words` words."""
+  rng = random.Random(seed)
+  return [" ".join(rng.choice(_WORDS)
+                   for _ in range(rng.randint(min_words, max_words)))
+          for _ in range(count)]
+
+
+def example_texts(batch_size, seq_length, seed=0):
+  """Raw sentences `[batch]` long enough to fill `seq_length` tokens.
+
+  The raw-text formats' counterpart of `example_features`: truncated to
+  `seq_length` tokens in the model, so both time the same sequence length.
+  """
+  return synthetic_sentences(batch_size, seq_length, seq_length, seed)
 
 
 def build_plain_twin(successor):

@@ -8,8 +8,8 @@ import platform
 
 import tensorflow as tf
 
-from trainers.atomic_io import (atomic_write_bytes, atomic_write_json,
-                                atomic_write_text)
+from theseus_tf.utils.file_io import atomic_write_bytes, atomic_write_text
+from trainers.atomic_io import atomic_write_json
 from trainers.training.run_info import package_versions
 
 JSON_FILE = "benchmark.json"

@@ -10,25 +10,15 @@ freshly initialised (the score would be chance), and the plain model, which
 holds the successor's weights and gets the successor's scores.
 """
 
-import random
-
 from theseus_tf.data import GlueDataError
 from theseus_tf.export import representative_texts_from_task
+from trainers.benchmarking.models import synthetic_sentences
 from trainers.errors import UsageError
 from trainers.evaluation import evaluate
 from trainers.inputs import load_eval_sets
 from trainers.model_io import load_task_tokenizer
 
 EVAL_BATCH_SIZE = 32
-
-_WORDS = (
-    "the a movie film story actor plot music scene ending character script "
-    "is was feels seems remains becomes looks never always often rarely "
-    "good bad great boring funny moving dull clever warm cold slow fast "
-    "and but because although while so yet with without about over under "
-    "performance direction dialogue camera humor drama heart mind time life "
-    "it this that every some no one two many few best worst quite very"
-).split()
 
 
 def builtin_calibration_texts(count, seed=0):
@@ -37,9 +27,7 @@ def builtin_calibration_texts(count, seed=0):
   They give the quantizer activation ranges of real tokens; scores of such a
   model are not computed (there is no task), only its speed.
   """
-  rng = random.Random(seed)
-  return [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(4, 60)))
-          for _ in range(count)]
+  return synthetic_sentences(count, 4, 60, seed)
 
 
 def calibration_texts(task, data_dir, count):
@@ -114,6 +102,13 @@ def score_exports(variants, exported, task, dev_sets, log=None):
           "score_from": None,
           "note": "not scored: freshly initialised classifier head"}
       continue
+    if entry.predict is None:
+      results[(name, fmt)] = {
+          "score": None, "metrics": None, "eval_examples": None,
+          "score_from": None,
+          "note": "not scored: raw-text input (the same SavedModel's ids "
+                  "signature is scored as saved_model)"}
+      continue
     if variant.score_from is not None:
       continue  # Filled in below, from the variant it copies.
     eval_sets = dev_sets[variant.tokenizer_dir]
@@ -127,7 +122,8 @@ def score_exports(variants, exported, task, dev_sets, log=None):
         "score_from": None, "note": ""}
   for (name, fmt) in exported:
     source = by_name[name].score_from
-    if source is not None and by_name[name].trained_head:
+    if (source is not None and by_name[name].trained_head and
+        (name, fmt) not in results):
       copied = dict(results[(source, fmt)], score_from=source)
       copied["note"] = f"the {source}'s score (same weights), not re-evaluated"
       results[(name, fmt)] = copied

@@ -48,3 +48,14 @@ def test_random_architecture_from_a_config_folder(tiny_dirs, tmp_path):
 
 def test_equal_grouping():
   assert models.equal_grouping(12, 5) == [3, 3, 2, 2, 2]
+
+
+def test_example_texts_fill_the_sequence_length():
+  # One word per token of MiniLM's vocabulary: seq_length words fill it
+  # once [CLS] and [SEP] are added and the sentence is truncated.
+  texts = models.example_texts(3, 16, seed=1)
+  assert len(texts) == 3 and all(len(t.split()) == 16 for t in texts)
+  assert len(set(texts)) == 3  # Different sentences, not one repeated.
+  assert texts == models.example_texts(3, 16, seed=1)
+  lengths = {len(t.split()) for t in models.synthetic_sentences(50, 4, 60)}
+  assert min(lengths) >= 4 and max(lengths) <= 60 and len(lengths) > 10

@@ -5,15 +5,14 @@ import json
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from theseus_tf.data import FEATURE_NAMES
 from theseus_tf.models import BertBackbone, BertClassifier
 from theseus_tf.utils.transformers import save_pretrained
-
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def reference_inputs(reference):
   """The model inputs of a reference `.npz` of the fixtures."""
-  return {name: reference[name] for name in INPUT_NAMES}
+  return {name: reference[name] for name in FEATURE_NAMES}
 
 
 def tiny_batch(batch=3, seq=6, seed=0):
