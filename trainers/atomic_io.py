@@ -12,7 +12,6 @@ import os
 import pathlib
 import shutil
 
-from theseus_tf.utils.file_io import atomic_write_text
 
 # Before the umask, as `open` and `mkdir` create them.
 _FILE_MODE = 0o666
@@ -45,6 +44,9 @@ def make_readable(path):
 
 def atomic_write_json(path, obj):
   """Writes `obj` as indented, key-sorted JSON with `atomic_write_text`."""
+  # Imported here: `theseus_tf` imports TensorFlow, which the CLI loads only
+  # after parsing its flags and quieting TensorFlow's start-up logging.
+  from theseus_tf.utils.file_io import atomic_write_text  # pylint: disable=import-outside-toplevel
   return atomic_write_text(
       path, json.dumps(obj, indent=2, sort_keys=True, default=_to_json) + "\n")
 

@@ -12,6 +12,7 @@
 """
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -184,11 +185,25 @@ def _has_tokenizer(folder):
              for name in TOKENIZER_FILES)
 
 
-def _quiet_loading():
-  # A checkpoint without a head makes from_pretrained warn; the benchmark
-  # says so itself (the variant's note).
-  logging.getLogger("theseus_tf.utils.transformers").setLevel(
-      logging.ERROR)
+def _quiet_loading(function):
+  """Runs `function` with the Hugging Face loader's warnings off.
+
+  A checkpoint without a head makes `from_pretrained` warn; the benchmark
+  says so itself (the variant's note). The level is restored afterwards:
+  the rest of the process (a test session, say) still sees the warnings.
+  """
+
+  @functools.wraps(function)
+  def quietly(*args, **kwargs):
+    logger = logging.getLogger("theseus_tf.utils.transformers")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+      return function(*args, **kwargs)
+    finally:
+      logger.setLevel(level)
+
+  return quietly
 
 
 def _load_classifier(flag, path, task, num_labels):
@@ -234,13 +249,13 @@ def architecture_config(value):
   return dict(config, model_type="bert")
 
 
+@_quiet_loading
 def build_predecessor(spec):
   """Builds the predecessor a `PredecessorSpec` describes.
 
   Returns:
     `(model, trained_head)`.
   """
-  _quiet_loading()
   if spec.folder is not None:
     model, _, trained = _load_classifier("--model", spec.folder, None,
                                          spec.num_labels)
@@ -323,6 +338,7 @@ def equal_grouping(num_layers, num_modules):
   return [base + 1] * extra + [base] * (num_modules - extra)
 
 
+@_quiet_loading
 def load_variants(args, task):
   """Loads and checks every model the flags name.
 
@@ -336,7 +352,6 @@ def load_variants(args, task):
   Raises:
     UsageError: A missing or unreadable folder, inconsistent models or flags.
   """
-  _quiet_loading()
   extras = parse_compare_flags(args.compare)
   num_labels = task.num_labels if task is not None else None
   if args.architecture:
