@@ -189,6 +189,8 @@ def _pytorch(variant, fmt, workdir):
   """The variant as Hugging Face transformers runs it on PyTorch, eagerly."""
   import torch  # pylint: disable=import-outside-toplevel
   from transformers import BertForSequenceClassification  # pylint: disable=import-outside-toplevel
+  from transformers.utils import logging as transformers_logging  # pylint: disable=import-outside-toplevel
+  transformers_logging.disable_progress_bar()  # The benchmark logs its own.
   folder = workdir / f"{variant.name}.pytorch"
   save_pretrained(variant.model, folder)
   model = BertForSequenceClassification.from_pretrained(
