@@ -263,3 +263,70 @@ def test_failure_while_writing_cleans_up(tmp_path, tiny_dir, trained_tiny_model,
   with pytest.raises(RuntimeError, match="disk full"):
     _export(trained_tiny_model, tiny_dir, base)
   assert _tree(base) == ["tiny", "tiny/1"]
+
+
+# Loads a SavedModel into a TF1 `Session` over its MetaGraph, as TF Serving's
+# `SavedModelBundle` does (not as a TF2 object), runs `predict_ids` on the
+# features in argv[2] (.npz) and saves the logits to argv[3].
+_SERVING_SESSION = """
+import sys
+import numpy as np
+import tensorflow as tf
+import tensorflow_text
+tf1 = tf.compat.v1
+features = dict(np.load(sys.argv[2]))
+with tf.Graph().as_default(), tf1.Session() as session:
+  meta_graph = tf1.saved_model.loader.load(session, ["serve"], sys.argv[1])
+  signature = meta_graph.signature_def["predict_ids"]
+  feeds = {signature.inputs[k].name: v for k, v in features.items()}
+  np.save(sys.argv[3], session.run(signature.outputs["logits"].name, feeds))
+"""
+
+
+def _run_in_serving_session(path, features, workdir):
+  """Logits of `predict_ids` and the names of the XLA modules compiled."""
+  np.savez(workdir / "features.npz", **features)
+  dump = workdir / "xla_dump"
+  env = dict(os.environ, XLA_FLAGS=f"--xla_dump_to={dump}",
+             TF_CPP_MIN_LOG_LEVEL="2")
+  subprocess.run(
+      [sys.executable, "-c", _SERVING_SESSION, str(path),
+       str(workdir / "features.npz"), str(workdir / "logits.npy")],
+      check=True, env=env, capture_output=True)
+  compiled = sorted(p.name for p in dump.glob("*")) if dump.exists() else []
+  return np.load(workdir / "logits.npy"), compiled
+
+
+def test_jit_compiled_export_runs_xla_in_the_serving_runtime(
+    trained_tiny_model, tiny_dir, tmp_path, hf_tiny_tokenizer):
+  model = trained_tiny_model
+  features = {k: np.asarray(v)
+              for k, v in hf_features(hf_tiny_tokenizer, TEXTS).items()}
+  want = model(features, training=False)
+  plain = _export(model, tiny_dir, tmp_path / "plain")
+  compiled = _export(model, tiny_dir, tmp_path / "xla", jit_compile=True)
+  metadata = json.loads(
+      (compiled / "assets.extra" / "theseus_tf_export.json").read_text())
+  assert metadata["jit_compile"] is True
+
+  # XLA dumps every module it compiles: the encoder's function, and only
+  # for the compiled export.
+  (tmp_path / "run-xla").mkdir()
+  logits, modules = _run_in_serving_session(compiled, features,
+                                            tmp_path / "run-xla")
+  np.testing.assert_allclose(logits, want, atol=1e-5)
+  assert any("logits_of" in name for name in modules), modules
+  (tmp_path / "run-plain").mkdir()
+  logits, modules = _run_in_serving_session(plain, features,
+                                            tmp_path / "run-plain")
+  np.testing.assert_allclose(logits, want, atol=1e-5)
+  assert not modules
+
+  # The TF2 loader (what the benchmark and Python clients use) runs it too,
+  # raw text included.
+  loaded = tf.saved_model.load(str(compiled))
+  np.testing.assert_allclose(
+      loaded.signatures["predict_ids"](**features)["logits"], want, atol=1e-5)
+  np.testing.assert_allclose(
+      loaded.signatures["serving_default"](text=tf.constant(TEXTS))["logits"],
+      want, atol=1e-5)

@@ -175,16 +175,25 @@ def _check_texts(texts):
   """
   names = list(texts)
   first = texts[names[0]]
-  checks = [tf.debugging.assert_equal(
-      tf.size(value), tf.shape(value)[0],
-      message=f"{name} must be a 1-D batch of strings [batch]")
+  checks = [(tf.equal(tf.size(value), tf.shape(value)[0]),
+             f"{name} must be a 1-D batch of strings [batch]")
             for name, value in texts.items()]
-  checks += [tf.debugging.assert_equal(
-      tf.size(texts[name]), tf.size(first),
-      message=f"{name} and {names[0]} must have the same batch size")
+  checks += [(tf.equal(tf.size(texts[name]), tf.size(first)),
+              f"{name} and {names[0]} must have the same batch size")
              for name in names[1:]]
-  with tf.control_dependencies(checks):
+  with tf.control_dependencies(_asserts(checks)):
     return [tf.identity(texts[name]) for name in names]
+
+
+def _asserts(checks):
+  """One `Assert` op per `(scalar condition, message)`.
+
+  Only the message travels with each assertion: `tf.debugging.assert_*`
+  would also summarize its input tensors on every call, which costs more
+  than the whole check at batch size 1.
+  """
+  return [tf.debugging.Assert(condition, [message])
+          for condition, message in checks]
 
 
 def _check_ids(model, features):
@@ -197,28 +206,28 @@ def _check_ids(model, features):
   input_ids = features["input_ids"]
   checks = []
   for name in ("attention_mask", "token_type_ids"):
-    checks.append(tf.debugging.assert_equal(
-        tf.shape(features[name]), tf.shape(input_ids),
-        message=f"{name} must have the shape of input_ids [batch, seq_len]"))
+    checks.append((
+        tf.reduce_all(tf.equal(tf.shape(features[name]), tf.shape(input_ids))),
+        f"{name} must have the shape of input_ids [batch, seq_len]"))
   limits = (("input_ids", "vocabulary_size"), ("token_type_ids", "num_segments"))
   for name, attribute in limits:
     limit = getattr(backbone, attribute, None)
     if limit is not None:
-      checks.append(tf.debugging.assert_non_negative(
-          features[name], message=f"{name} must be >= 0"))
-      checks.append(tf.debugging.assert_less(
-          features[name], tf.constant(limit, tf.int32),
-          message=f"{name} must be < {limit} ({attribute} of the model)"))
+      values = features[name]
+      # An empty batch has no minimum to check (reduce_min would be int max).
+      checks.append((tf.reduce_all(values >= 0), f"{name} must be >= 0"))
+      checks.append((tf.reduce_all(values < limit),
+                     f"{name} must be < {limit} ({attribute} of the model)"))
   max_length = getattr(backbone, "max_sequence_length", None)
   if max_length is not None:
-    checks.append(tf.debugging.assert_less_equal(
-        tf.shape(input_ids)[1], max_length,
-        message=f"sequences must be at most {max_length} tokens long"))
-  return checks
+    checks.append((tf.shape(input_ids)[1] <= max_length,
+                   f"sequences must be at most {max_length} tokens long"))
+  return _asserts(checks)
 
 
 def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
-                  checks=True, with_label_names=True, text=True, ids=True):
+                  checks=True, with_label_names=True, text=True, ids=True,
+                  jit_compile=False):
   """Adds the raw-text (`serving_default`) and token-id (`predict_ids`) endpoints.
 
   Args:
@@ -232,11 +241,23 @@ def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
     with_label_names: bool. Add the string `label_name` output.
     text, ids: which endpoints to add; the first one added is
       `serving_default`.
+    jit_compile: bool. Compile the model's forward pass with XLA (the
+      tokenizer, the checks and the head's outputs stay outside: they have
+      no XLA kernels).
   """
 
+  def logits_of(features):
+    return model(features, training=False)
+
+  if jit_compile:
+    # A nested function marked for XLA: the SavedModel keeps the mark, so
+    # every runtime that loads it (TF Serving's session included) compiles
+    # the encoder once per input shape.
+    logits_of = tf.function(logits_of, jit_compile=True)
+
   def run(features):
-    logits = model(features, training=False)
-    return head_outputs(model, logits, with_label_names=with_label_names)
+    return head_outputs(model, logits_of(features),
+                        with_label_names=with_label_names)
 
   if text:
     names = text_input_names(text_pair)

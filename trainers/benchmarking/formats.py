@@ -9,6 +9,8 @@ FORMATS = {
     # The SavedModel's raw-text `serving_default` signature: tokenization in
     # the graph included, as a TF Serving client calls it.
     "saved_model-text": None,
+    # `saved_model` exported with `--jit-compile`: the encoder compiled by XLA.
+    "saved_model-xla": None,
     "tflite-fp32": "none",
     "tflite-fp16": "float16",
     "tflite-dynamic": "dynamic",

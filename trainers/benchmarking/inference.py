@@ -6,6 +6,8 @@ back the way it would be served:
 - `keras`: the Keras model, a `tf.function` called in inference mode;
 - `saved_model`: the `predict_ids` signature of `export_saved_model`
   (token ids in; TF Serving's model);
+- `saved_model-xla`: `predict_ids` of a SavedModel exported with
+  `jit_compile=True` (the encoder compiled by XLA);
 - `saved_model-text`: the same SavedModel's `serving_default` signature,
   raw sentences in, tokenized in the graph (timed on synthetic English
   sentences that fill the sequence length; not scored: the dev sets are
@@ -91,20 +93,23 @@ def _keras(variant):
 
 
 def _saved_model(variant, fmt, workdir, seq_length, text_pair, loaded):
-  """`saved_model` or `saved_model-text`: two signatures of one export.
+  """`saved_model`, `saved_model-text` or `saved_model-xla`.
 
-  `loaded` maps variant names to `(path, signatures)` of SavedModels
-  already exported, so that the second format reuses the first's.
+  The first two are two signatures of one export. `loaded` maps (variant
+  name, jit_compile) to `(path, signatures)` of SavedModels already
+  exported, so that the second format reuses the first's.
   """
   import tensorflow_text  # pylint: disable=import-outside-toplevel,unused-import  (the tokenizer ops)
-  if variant.name not in loaded:
+  jit_compile = fmt == "saved_model-xla"
+  key = (variant.name, jit_compile)
+  if key not in loaded:
     path = export_saved_model(
-        variant.model, variant.tokenizer_dir, workdir / "saved_model",
+        variant.model, variant.tokenizer_dir,
+        workdir / ("saved_model-xla" if jit_compile else "saved_model"),
         variant.name, version=1, max_seq_length=seq_length,
-        text_pair=text_pair, allow_untrained=True)
-    loaded[variant.name] = (
-        path, tf.saved_model.load(os.fspath(path)).signatures)
-  path, signatures = loaded[variant.name]
+        text_pair=text_pair, allow_untrained=True, jit_compile=jit_compile)
+    loaded[key] = (path, tf.saved_model.load(os.fspath(path)).signatures)
+  path, signatures = loaded[key]
   if fmt == "saved_model-text":
     return Exported(variant.name, fmt, folder_bytes(path), tensorflow_device(),
                     _text_binder(signatures["serving_default"], seq_length,

@@ -87,6 +87,11 @@ def add_parser(subparsers):
       "--version", type=flags.non_negative_int, metavar="N",
       help="saved_model version (default: the next free integer).")
   group.add_argument(
+      "--jit-compile", action="store_true",
+      help="saved_model: compile the encoder with XLA (lower latency at "
+      "small batches on a CPU; compiled once per input shape). TF Serving "
+      "then needs --xla_cpu_compilation_enabled=true.")
+  group.add_argument(
       "--quantize", choices=flags.QUANTIZATIONS, default="none",
       help="tflite weight/activation quantization (default: none).")
   group.add_argument(
@@ -111,8 +116,11 @@ def check(args):
       if getattr(args, dest) != default:
         raise UsageError(
             f"{flags.flag_name(dest)} applies to --format tflite only.")
-  elif args.version is not None:
-    raise UsageError("--version applies to --format saved_model only.")
+  else:
+    for dest, default in (("version", None), ("jit_compile", False)):
+      if getattr(args, dest) != default:
+        raise UsageError(
+            f"{flags.flag_name(dest)} applies to --format saved_model only.")
   if args.quantize == "int8" and not args.task:
     raise UsageError(
         "--quantize int8 calibrates on training data: pass --task (and "
@@ -166,7 +174,7 @@ def _export(args):
         model, tokenizer, args.output_dir, model_name,
         version=args.version, max_seq_length=args.max_seq_length,
         strip=args.strip, text_pair=text_pair,
-        allow_untrained=args.allow_untrained)
+        allow_untrained=args.allow_untrained, jit_compile=args.jit_compile)
 
   representative_texts = None
   if args.quantize == "int8":

@@ -79,6 +79,10 @@ def test_saved_model_export_and_errors(tmp_path, trained_dir, capsys):
   assert "already exists" in capsys.readouterr().err
   assert _run(common + ["--quantize", "dynamic"]) == 2
   assert "--quantize applies to --format tflite only" in capsys.readouterr().err
+  tflite = ["--model", trained_dir, "--format", "tflite", "--output-dir", base]
+  assert _run(tflite + ["--jit-compile"]) == 2
+  assert ("--jit-compile applies to --format saved_model only"
+          in capsys.readouterr().err)
   assert _run(common + ["--task", "sst2", "--text-pair"]) == 2
   assert "contradicts" in capsys.readouterr().err
   assert sorted(p.name for p in (base / "tiny-student").iterdir()) == ["1"]
