@@ -65,6 +65,9 @@ class TextPreprocessor(tf.Module):
   ```
   """
 
+  family = "WordPiece"
+  tflite_compatible = True
+
   def __init__(self,
                vocab,
                lowercase=True,
