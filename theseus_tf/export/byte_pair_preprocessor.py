@@ -167,8 +167,9 @@ class BytePairPreprocessor(tf.Module):
     """GPT-2's pre-tokenization: string `[batch]` to ragged `[batch, (words)]`."""
     text = tf.convert_to_tensor(text, tf.string)
     if self.add_prefix_space:
-      text = tf.where(tf.strings.substr(text, 0, 1) == " ", text,
-                      tf.strings.join([" ", text]))
+      # As `tokenizers`: not before a space, nor into an empty text.
+      text = tf.where((tf.strings.substr(text, 0, 1) == " ") | (text == ""),
+                      text, tf.strings.join([" ", text]))
     marked = tf.strings.regex_replace(text, _MARK_LAST_SPACE,
                                       b"\\1" + _CUT + b"\\2")
     pieces = tf.strings.split(marked, sep=_CUT)

@@ -45,9 +45,8 @@ _TOKENIZER_JSON_MODELS = {"WordPiece": WORDPIECE, "Unigram": SENTENCEPIECE,
 _NO_TOKEN_TYPES = ("distilbert", "roberta", "xlm-roberta")
 
 BPE_TFLITE_ERROR = (
-    "A raw-text TFLite model needs a tokenizer with TFLite ops, and "
-    "byte-level BPE (RoBERTa) has none (tensorflow-text has no BPE kernel): "
-    "export the token-id TFLite model instead (export_tflite(..., "
+    "Byte-level BPE (RoBERTa) has no TFLite ops (tensorflow-text has no BPE "
+    "kernel), so a raw-text TFLite model cannot tokenize it: export the token-id TFLite model instead (export_tflite(..., "
     "inputs='ids'); CLI: --inputs ids) and tokenize in the app, or serve raw "
     "text with the SavedModel (export_saved_model).")
 
