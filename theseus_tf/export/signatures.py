@@ -293,6 +293,12 @@ def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
     return head_outputs(model, logits, with_label_names=with_label_names)
 
   if text:
+    # The tokenizer's resources (BPE lookup tables, the SentencePiece model)
+    # must be saved with the endpoints; tf-keras' `track` saves lookup
+    # tables only, an attribute of the archive saves the rest.
+    archive.track(preprocessor)
+    if not IS_KERAS_3:
+      archive.text_preprocessor = preprocessor
     names = text_input_names(text_pair)
     specs = [tf.TensorSpec([None], tf.string, name=name) for name in names]
     if text_pair:
