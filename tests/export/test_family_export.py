@@ -91,7 +91,7 @@ def _tflite_runner(path):
 @pytest.mark.parametrize("folder_name", ["tiny-xlm-roberta-classifier",
                                          "tiny-distilbert-classifier"])
 def test_tflite_raw_text_matches_the_saved_model(folder_name, families_dir,
-                                                 tmp_path):
+                                                 glue_dir, tmp_path):
   """SentencePiece and WordPiece without token types: builtins plus
   tensorflow-text custom ops, the SavedModel's ids."""
   folder = families_dir / folder_name
@@ -101,7 +101,9 @@ def test_tflite_raw_text_matches_the_saved_model(folder_name, families_dir,
                        text_pair=True)
   data = path.read_bytes()
   assert b"Flex" not in data
-  texts = TEXTS + EXTRA_TEXTS
+  from theseus_tf.data import load_examples
+  texts = TEXTS + EXTRA_TEXTS + [
+      e.text_a for e in load_examples("sst2", "dev", str(glue_dir))[:40]]
   got = _tflite_runner(path)(text_a=np.array(texts),
                              text_b=np.array(texts[::-1]))["logits"]
   served = export_saved_model(model, folder, tmp_path, "m",

@@ -34,6 +34,7 @@ EXTRA_TEXTS = [
     "a  's   b\n\nc  \td ", "a  b", " lead", "trail  ", "  ", "x\u2028y",
     "x\u00a0 y", "x \u3000y", "it's I'm we'll 'S 'LL", "123 4567 ½ ² 3.14",
     "x¨y", "a\u2581b", "ctrl\x00char\x01", "don't  stop", "\ttab first",
+    "a \u200b b", "\u200b", "ss s escaping",
 ]
 
 
@@ -155,6 +156,22 @@ def _dev_sets(glue_dir, sst2=None, mrpc=None):
   return sentences[:sst2], pairs[:mrpc]
 
 
+def test_fast_sentencepiece_matches_hugging_face(families_dir, glue_dir,
+                                                fixture_texts):
+  """The TFLite-capable tokenizer too (unknown characters scored per
+  character, "▁" included though this vocabulary lacks it as a piece)."""
+  sentences, pairs = _dev_sets(glue_dir, sst2=200, mrpc=50)
+  fast = load_preprocessor(_folder(families_dir, "xlm-roberta"),
+                           max_seq_length=128, tflite=True)
+  assert fast.fast
+  tokenizer = _hf(families_dir, "xlm-roberta")
+  corner = [t for t in CORNER_CASES + EXTRA_TEXTS if "[" not in t]
+  assert_same_as_hf(fast, tokenizer, sentences + corner +
+                    [a for a, _ in fixture_texts])
+  assert_same_as_hf(fast, tokenizer, [e.text_a for e in pairs],
+                    [e.text_b for e in pairs])
+
+
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_glue_dev_subset_matches_hugging_face(family, preprocessors,
                                               families_dir, glue_dir):
@@ -181,6 +198,11 @@ def test_glue_dev_sets_match_hugging_face(family, preprocessors, families_dir,
   short = load_preprocessor(_folder(families_dir, family), max_seq_length=32)
   assert_same_as_hf(short, tokenizer, text_a, text_b)  # Truncating pairs.
   assert_same_as_hf(short, tokenizer, text_b, sentences[:len(text_b)])
+  if family == "xlm-roberta":  # The TFLite-capable tokenizer as well.
+    fast = load_preprocessor(_folder(families_dir, family),
+                             max_seq_length=128, tflite=True)
+    assert_same_as_hf(fast, tokenizer, sentences)
+    assert_same_as_hf(fast, tokenizer, text_a, text_b)
 
 
 def test_sentencepiece_model_alone_gives_the_same_ids(families_dir, tmp_path):

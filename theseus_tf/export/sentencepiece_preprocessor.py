@@ -49,10 +49,14 @@ class SentencePiecePreprocessor(tf.Module):
 
   `fast=False` (SavedModels) tokenizes with `SentencepieceTokenizer`, the
   SentencePiece library itself. `fast=True` (TFLite) uses
-  `FastSentencepieceTokenizer`, which has a TFLite kernel; it scores an
-  unknown character once per UTF-8 byte rather than once, so it can
-  segment differently around unknown multi-byte characters (none in a
-  SentencePiece-trained vocabulary, which holds every character it covers).
+  `FastSentencepieceTokenizer`, which has a TFLite kernel. It scores an
+  unknown character once per UTF-8 byte rather than once, which changes the
+  segmentation only around unknown characters that some piece contains
+  without being a piece itself; for "▁" (missing as a piece from vocabularies
+  Hugging Face converted from models without `<s>`/`</s>` at ids 1-2) the
+  model given to it spells "▁" as one byte (`_fast_model`), other such
+  characters are not expected in SentencePiece-trained vocabularies, which
+  hold every character they cover as a piece.
 
   Known difference from Hugging Face, rare: special-token strings typed in
   the text ("<s>") are ordinary text here.
@@ -120,13 +124,14 @@ class SentencePiecePreprocessor(tf.Module):
     self.sep_id = ids[sep_token]
     self.pad_id = ids[pad_token]
     self.unk_id = int(unk_id)
-    model = model_proto.build_unigram_model(pieces, unk_id,
-                                            precompiled_charsmap)
     if self.fast:
-      self._tokenizer = tf_text.FastSentencepieceTokenizer(model)
+      self._tokenizer = tf_text.FastSentencepieceTokenizer(
+          _fast_model(pieces, unk_id, precompiled_charsmap))
     else:
-      self._tokenizer = tf_text.SentencepieceTokenizer(model,
-                                                       out_type=tf.int32)
+      self._tokenizer = tf_text.SentencepieceTokenizer(
+          model_proto.build_unigram_model(pieces, unk_id,
+                                          precompiled_charsmap),
+          out_type=tf.int32)
     self._spaces = tf_text.FastBertNormalizer(
         model_buffer=tf.constant(np.frombuffer(
             _space_map_model(precompiled_charsmap), dtype=np.uint8)))
@@ -193,6 +198,86 @@ class SentencePiecePreprocessor(tf.Module):
         pair_separators=2, token_types=False)
 
 
+# Stands for "▁" in the model of `FastSentencepieceTokenizer` (see
+# `_fast_model`): one byte, in no text (words hold no control characters
+# after normalization) and in no piece.
+_FAST_METASPACE = "\x01"
+
+
+def _fast_model(pieces, unk_id, charsmap):
+  """The model for `FastSentencepieceTokenizer`, scored as SentencePiece does.
+
+  `FastSentencepieceTokenizer` charges an unknown character once per UTF-8
+  byte, SentencePiece (and Hugging Face) once per character. That changes
+  the segmentation only around unknown characters that pieces contain but
+  that are no piece themselves; "▁" is one in vocabularies converted by
+  Hugging Face from a model whose pieces 1 and 2 were not `<s>` and `</s>`.
+  So "▁" becomes the one-byte `_FAST_METASPACE`, in the pieces and, through
+  the normalization map, for the dummy prefix (the only space left in a
+  word, which is normalized before the prefix is escaped).
+  """
+  normal = [(p, s, t) for p, s, t in pieces if t == model_proto.NORMAL]
+  if any(p == _METASPACE for p, _, _ in normal):
+    return model_proto.build_unigram_model(pieces, unk_id, charsmap)
+  spaced = _charsmap_with_space(charsmap, _FAST_METASPACE)
+  if spaced is None:
+    return model_proto.build_unigram_model(pieces, unk_id, charsmap)
+  pieces = [(p.replace(_METASPACE, _FAST_METASPACE)
+             if t == model_proto.NORMAL else p, s, t) for p, s, t in pieces]
+  return model_proto.build_unigram_model(pieces, unk_id, spaced)
+
+
+def _charsmap_with_space(charsmap, replacement):
+  """A SentencePiece precompiled charsmap that also maps " " to `replacement`.
+
+  The charsmap is a uint32 trie size, a darts-clone double array from UTF-8
+  keys to offsets, then the NUL-terminated replacements. The array has no
+  free unit to spare, so the root's children move to a fresh 256-unit block
+  past its end (their own children stay: each moved unit's offset is
+  recomputed to reach them), joined there by " ", whose value sits in a
+  second fresh block (where no lookup continuing after " " finds a child).
+
+  Returns:
+    The new charsmap, or None if " " is mapped already.
+  """
+  size = int.from_bytes(charsmap[:4], "little")
+  units = np.frombuffer(charsmap[4:4 + size], dtype="<u4").astype(np.int64)
+  pool = charsmap[4 + size:]
+
+  def offset(unit):
+    return int((unit >> 10) << ((unit & 0x200) >> 6))
+
+  def with_offset(unit, jump):
+    if jump >= 1 << 21:
+      raise ValueError("charsmap too large")
+    return (int(unit) & 0xFF) | (int(unit) & 0x100) | (jump << 10)
+
+  old_base = offset(units[0])
+  space = old_base ^ ord(" ")
+  if space < len(units) and (units[space] & 0x800000FF) == ord(" "):
+    return None
+  new_base = (len(units) // 256 + 1) * 256
+  value = new_base + 256
+  grown = np.zeros(value + 256, np.int64)
+  grown[:len(units)] = units
+  try:
+    for label in range(1, 256):
+      old = old_base ^ label
+      if old < len(units) and (units[old] & 0x800000FF) == label:
+        child_base = old ^ offset(units[old])
+        grown[new_base ^ label] = with_offset(units[old],
+                                              (new_base ^ label) ^ child_base)
+    grown[new_base ^ ord(" ")] = with_offset(
+        ord(" ") | 0x100, (new_base ^ ord(" ")) ^ value)
+    grown[0] = with_offset(units[0], new_base)
+  except ValueError:
+    return None
+  grown[value] = 0x80000000 | len(pool)
+  pool += replacement.encode("utf-8") + b"\0"
+  trie = grown.astype("<u4").tobytes()
+  return len(trie).to_bytes(4, "little") + trie + pool
+
+
 def _space_map_model(charsmap):
   return _cached_space_map_model(hashlib.sha256(charsmap).hexdigest(),
                                  charsmap)
@@ -219,10 +304,12 @@ def _cached_space_map_model(digest, charsmap):
     if cp in _WHITESPACE or char == _METASPACE:
       mapping[cp] = " "
       continue
-    if cp < 0x80 and not char.isspace():
-      continue  # ASCII: only whitespace matters, fast path.
     normalized = normalize(char)
-    if any(ord(c) in _WHITESPACE or c == _METASPACE for c in normalized):
+    if not normalized:
+      # Removed (zero-width, controls): also when it is a whole word, which
+      # SentencePiece would otherwise give a lone "▁".
+      mapping[cp] = ""
+    elif any(ord(c) in _WHITESPACE or c == _METASPACE for c in normalized):
       mapping[cp] = "".join(
           " " if ord(c) in _WHITESPACE or c == _METASPACE else c
           for c in normalized)
