@@ -316,10 +316,11 @@ def read_byte_pair_options(path):
              if not (folder / name).is_file()]
   if missing:
     raise FileNotFoundError(
-        f"{folder} lacks {' and '.join(missing)} (a byte-level BPE tokenizer "
-        f"needs {_TOKENIZER_JSON}, or {_VOCAB_JSON} and {_MERGES_TXT}): save "
-        "the tokenizer there with tokenizer.save_pretrained(folder), or pass "
-        "the folder it came with (CLI: --tokenizer).")
+        f"No vocabulary in {folder}: its byte-level BPE tokenizer needs "
+        f"{_TOKENIZER_JSON} or {_VOCAB_JSON} + {_MERGES_TXT} (missing: "
+        f"{', '.join(missing)}); save the tokenizer there with "
+        "tokenizer.save_pretrained(folder), or pass the folder it came with "
+        "(CLI: --tokenizer).")
   options["vocab"] = json.loads(
       (folder / _VOCAB_JSON).read_text(encoding="utf-8"))
   merges = []

@@ -124,9 +124,9 @@ def tokenizer_family(path):
              for group in groups):
     missing = [name for name in groups[-1] if not (folder / name).is_file()]
     raise FileNotFoundError(
-        f"{folder} holds a {family} tokenizer but lacks "
-        f"{' and '.join(missing)} (it needs tokenizer.json or "
-        f"{' + '.join(groups[-1])}): save the tokenizer there with "
+        f"No vocabulary in {folder}: its {family} tokenizer needs "
+        f"tokenizer.json or {' + '.join(groups[-1])} (missing: "
+        f"{', '.join(missing)}); save the tokenizer there with "
         "tokenizer.save_pretrained(folder), or pass the folder it came with "
         "(CLI: --tokenizer).")
 

@@ -362,10 +362,11 @@ def read_sentencepiece_options(path):
                                        token("mask_token", "<mask>")))
   else:
     raise FileNotFoundError(
-        f"{folder} lacks {_TOKENIZER_JSON} and {_SENTENCEPIECE_MODEL} (a "
-        "SentencePiece tokenizer needs one of them): save the tokenizer "
-        "there with tokenizer.save_pretrained(folder), or pass the folder it "
-        "came with (CLI: --tokenizer).")
+        f"No vocabulary in {folder}: its SentencePiece tokenizer needs "
+        f"{_TOKENIZER_JSON} or {_SENTENCEPIECE_MODEL} (missing: "
+        f"{_SENTENCEPIECE_MODEL}); save the tokenizer there with "
+        "tokenizer.save_pretrained(folder), or pass the folder it came with "
+        "(CLI: --tokenizer).")
   return options
 
 
