@@ -312,3 +312,24 @@ def test_family_detection(families_dir):
       preprocessor_loader.WORDPIECE, True)
   assert tokenizer_family(_folder(families_dir, "distilbert")) == (
       preprocessor_loader.WORDPIECE, False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family, tflite", [("roberta", False),
+                                            ("xlm-roberta", False),
+                                            ("xlm-roberta", True)])
+def test_every_codepoint_matches_hugging_face(family, tflite, families_dir):
+  """Each of the 1,112,064 codepoints c, as "x{c}y": same ids as Hugging Face
+  (Unicode classes of RE2 vs Hugging Face's regex engine, whitespace, the
+  SentencePiece normalization)."""
+  tokenizer = _hf(families_dir, family)
+  preprocessor = load_preprocessor(_folder(families_dir, family),
+                                   max_seq_length=16, tflite=tflite)
+  codepoints = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
+  bad = []
+  for start in range(0, len(codepoints), 100_000):
+    texts = [f"x{chr(cp)}y" for cp in codepoints[start:start + 100_000]]
+    got = preprocessor.tokenize(tf.constant(texts)).to_list()
+    want = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    bad += [hex(ord(t[1])) for t, g, w in zip(texts, got, want) if g != w]
+  assert not bad, bad[:20]

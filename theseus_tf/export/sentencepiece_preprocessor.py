@@ -301,20 +301,16 @@ def _cached_space_map_model(digest, charsmap):
     if 0xD800 <= cp <= 0xDFFF:
       continue
     char = chr(cp)
-    if cp in _WHITESPACE or char == _METASPACE:
-      mapping[cp] = " "
-      continue
+    # Hugging Face normalizes first, then cuts words at whitespace: what a
+    # character becomes decides (U+000B, for one, is removed, not a cut).
     normalized = normalize(char)
-    if not normalized:
-      # Removed (zero-width, controls): also when it is a whole word, which
-      # SentencePiece would otherwise give a lone "▁".
-      mapping[cp] = ""
-    elif any(ord(c) in _WHITESPACE or c == _METASPACE for c in normalized):
-      mapping[cp] = "".join(
-          " " if ord(c) in _WHITESPACE or c == _METASPACE else c
-          for c in normalized)
-  # Codepoint 0 is removed by SentencePiece anyway; FastBertNormalizer would
-  # otherwise turn control characters into spaces only when asked to.
+    is_space = [ord(c) in _WHITESPACE or c == _METASPACE for c in normalized]
+    if not normalized or any(is_space) or cp in _WHITESPACE or (
+        char == _METASPACE):
+      # Removed characters too: as a whole word SentencePiece would give
+      # them a lone "▁".
+      mapping[cp] = "".join(" " if space else c
+                            for c, space in zip(normalized, is_space))
   return build_normalizer_model(mapping, lower_case=False)
 
 
