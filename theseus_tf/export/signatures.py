@@ -181,29 +181,22 @@ def make_preprocessor(tokenizer, max_seq_length, pad_to_max_length, model=None,
 def model_feature_names(model, preprocessor=None):
   """The token-id inputs `model` takes, in `FEATURE_NAMES` order.
 
-  From the model's `feature_names` attribute if it has one, else the keys of
-  a functional model's dict input, else the preprocessor's features, else
-  all of `FEATURE_NAMES` (BERT).
+  The model's `feature_names` attribute if it has one, else the keys of a
+  functional model's dict input when they are feature names, else the
+  preprocessor's features, else all of `FEATURE_NAMES` (BERT).
   """
   names = getattr(model, "feature_names", None)
   if names is None:
-    inputs = getattr(model, "_input_names_for_export", None)
-    if inputs is None:
-      try:
-        structure = model.input
-      except (AttributeError, ValueError):
-        structure = None
-      if isinstance(structure, dict):
-        inputs = list(structure)
-    names = inputs
+    try:
+      structure = model.input
+    except (AttributeError, ValueError):  # Subclassed, or not yet called.
+      structure = None
+    if isinstance(structure, dict) and set(structure) <= set(FEATURE_NAMES):
+      names = list(structure)
   if names is None and preprocessor is not None:
     names = preprocessor.feature_names
   if names is None:
     names = FEATURE_NAMES
-  unknown = [n for n in names if n not in FEATURE_NAMES]
-  if unknown:
-    raise ValueError(
-        f"The model takes {unknown}; exports feed only {list(FEATURE_NAMES)}.")
   return tuple(n for n in FEATURE_NAMES if n in names)
 
 
