@@ -103,8 +103,11 @@ class TFLiteClassifier:
           [t[1] for t in texts] if pairs else None,
           truncation=True, max_length=self.max_seq_length,
           padding="max_length", return_tensors="np")
-      inputs = {name: encoded[name].astype(np.int32)
-                for name in ("input_ids", "attention_mask", "token_type_ids")}
+      # The model's own inputs: RoBERTa, XLM-R and DistilBERT models take
+      # no token_type_ids (and their tokenizers make none).
+      inputs = {name: (encoded[name] if name in encoded else
+                       np.zeros_like(encoded["input_ids"])).astype(np.int32)
+                for name in self.input_names}
     outputs = self._runner(**inputs)
     rows = []
     for i in range(len(texts)):

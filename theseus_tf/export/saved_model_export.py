@@ -5,6 +5,7 @@ import os
 import pathlib
 import re
 
+import numpy as np
 import tensorflow as tf
 
 from theseus_tf.export import signatures
@@ -49,7 +50,11 @@ def export_saved_model(model,
     `text_pair`), tokenized in the graph with tensorflow-text exactly as the
     Hugging Face tokenizer does (truncated to `max_seq_length`).
   - `predict_ids`: int32 `input_ids`, `attention_mask`, `token_type_ids`
-    `[batch, seq_len]`, checked for consistent shapes and ranges.
+    `[batch, seq_len]` (the model's inputs: no `token_type_ids` for
+    DistilBERT, RoBERTa, XLM-R), checked for consistent shapes and ranges.
+  The tokenizer is the folder's family (`load_preprocessor`): WordPiece
+  (BERT, ELECTRA, DistilBERT), SentencePiece (XLM-R) or byte-level BPE
+  (RoBERTa), each reproducing the Hugging Face fast tokenizer's ids.
   Both return `logits`, `probabilities`, `label` (int64) and `label_name` for
   classifiers, `logits` and `score` for regression.
 
@@ -63,10 +68,11 @@ def export_saved_model(model,
     model: a fine-tuned `BertClassifier` (or any Keras model taking the BERT
       feature dict and returning logits). A Theseus model (with
       `ModuleReplacing` layers) is refused unless `strip`.
-    tokenizer: the model's tokenizer folder (`vocab.txt` or
-      `tokenizer.json`, with `tokenizer_config.json`), or a
-      `TextPreprocessor` built with this `max_seq_length` and
-      `pad_to_max_length=False`.
+    tokenizer: the model's tokenizer folder (`tokenizer.json`, or the
+      family's vocabulary files, with `tokenizer_config.json`), or an
+      in-graph preprocessor (`TextPreprocessor`,
+      `SentencePiecePreprocessor`, `BytePairPreprocessor`) built with this
+      `max_seq_length` and `pad_to_max_length=False`.
     base_path: the TF Serving base folder (created if missing).
     model_name: the served model's name: a folder under `base_path`.
     version: positive int; by default one more than the highest existing
@@ -131,7 +137,9 @@ def export_saved_model(model,
   archive = signatures.new_archive(model)
   signatures.add_endpoints(archive, model, preprocessor, text_pair=text_pair,
                            jit_compile=jit_compile)
-  warmup = _warmup_inputs(preprocessor, text_pair, warmup_texts)
+  feature_names = signatures.model_feature_names(model, preprocessor)
+  warmup = _warmup_inputs(preprocessor, text_pair, warmup_texts,
+                          feature_names)
 
   created = [d for d in (model_dir.parent, model_dir) if not d.exists()]
   try:
@@ -142,7 +150,7 @@ def export_saved_model(model,
       extra.mkdir()
       write_warmup_requests(extra / WARMUP_FILE, model_name, warmup)
       metadata = _metadata(model, preprocessor, model_name, version, text_pair,
-                           jit_compile)
+                           feature_names, jit_compile)
       (extra / METADATA_FILE).write_text(
           json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
       if final_dir.exists():  # Another export took this version meanwhile.
@@ -191,7 +199,8 @@ def write_warmup_requests(path, model_name, requests):
       writer.write(log.SerializeToString())
 
 
-def _warmup_inputs(preprocessor, text_pair, warmup_texts):
+def _warmup_inputs(preprocessor, text_pair, warmup_texts,
+                   feature_names=FEATURE_NAMES):
   texts = list(warmup_texts or DEFAULT_WARMUP_TEXTS)
   if text_pair:
     pairs = [t if isinstance(t, (tuple, list)) else (t, t) for t in texts]
@@ -206,13 +215,15 @@ def _warmup_inputs(preprocessor, text_pair, warmup_texts):
       raise ValueError("Warm-up pairs need a text_pair export.")
     text_inputs = {signatures.TEXT: tf.constant(texts).numpy()}
     features = preprocessor(tf.constant(texts))
-  id_inputs = {name: features[name].numpy() for name in FEATURE_NAMES}
+  id_inputs = {name: features[name].numpy() if name in features
+               else np.zeros_like(features["input_ids"].numpy())
+               for name in feature_names}
   return [(signatures.SERVING_DEFAULT, text_inputs),
           (signatures.PREDICT_IDS, id_inputs)]
 
 
 def _metadata(model, preprocessor, model_name, version, text_pair,
-              jit_compile):
+              feature_names=FEATURE_NAMES, jit_compile=False):
   import theseus_tf  # pylint: disable=g-import-not-at-top
   backbone = getattr(model, "backbone", None)
   return {
@@ -224,11 +235,12 @@ def _metadata(model, preprocessor, model_name, version, text_pair,
       "signatures": {
           signatures.SERVING_DEFAULT: list(
               signatures.text_input_names(text_pair)),
-          signatures.PREDICT_IDS: list(FEATURE_NAMES),
+          signatures.PREDICT_IDS: list(feature_names),
       },
       "text_pair": text_pair,
       "jit_compile": bool(jit_compile),
       "max_seq_length": preprocessor.max_seq_length,
+      "tokenizer": preprocessor.family,
       "lowercase": preprocessor.lowercase,
       "theseus_tf_version": theseus_tf.__version__,
       "tensorflow_version": tf.__version__,

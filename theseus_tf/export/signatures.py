@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from theseus_tf.backend import IS_KERAS_3, keras
 from theseus_tf.data.features import FEATURE_NAMES
-from theseus_tf.export.text_preprocessor import TextPreprocessor
+from theseus_tf.export import preprocessor_loader
 from theseus_tf.module_replacing import module_replacing_layers
 
 SERVING_DEFAULT = "serving_default"
@@ -133,25 +133,41 @@ def check_sequence_length(model, max_seq_length):
         f"position embeddings: use --max-seq-length {limit} or less.")
 
 
-def make_preprocessor(tokenizer, max_seq_length, pad_to_max_length, model=None):
-  """A `TextPreprocessor` from a folder (or an existing one, re-configured)."""
-  if isinstance(tokenizer, TextPreprocessor):
+def make_preprocessor(tokenizer, max_seq_length, pad_to_max_length, model=None,
+                      tflite=False):
+  """The in-graph preprocessor of a tokenizer folder (or an existing one, checked).
+
+  A folder gets the preprocessor of its tokenizer family
+  (`preprocessor_loader.load_preprocessor`): WordPiece, SentencePiece or
+  byte-level BPE. For TFLite (`tflite`), SentencePiece uses its TFLite
+  kernel and byte-level BPE, which has none, is refused with the
+  alternatives.
+  """
+  if isinstance(tokenizer, preprocessor_loader.PREPROCESSORS):
     preprocessor = tokenizer
+    name = type(preprocessor).__name__
     if (preprocessor.max_seq_length != max_seq_length or
         preprocessor.pad_to_max_length != pad_to_max_length):
       raise ValueError(
-          f"The TextPreprocessor has max_seq_length="
+          f"The {name} has max_seq_length="
           f"{preprocessor.max_seq_length}, pad_to_max_length="
           f"{preprocessor.pad_to_max_length}; this export needs "
           f"{max_seq_length}, {pad_to_max_length}.")
+    if tflite and not preprocessor.tflite_compatible:
+      raise NotImplementedError(preprocessor_loader.BPE_TFLITE_ERROR)
+    if tflite and getattr(preprocessor, "fast", True) is False:
+      raise ValueError(
+          f"The {name} uses SentencepieceTokenizer, which has no TFLite "
+          "kernel: build it with fast=True, or pass the tokenizer folder.")
   elif isinstance(tokenizer, (str, os.PathLike)):
-    preprocessor = TextPreprocessor.from_pretrained(
+    preprocessor = preprocessor_loader.load_preprocessor(
         tokenizer, max_seq_length=max_seq_length,
-        pad_to_max_length=pad_to_max_length)
+        pad_to_max_length=pad_to_max_length, tflite=tflite)
   else:
     raise TypeError(
-        "tokenizer must be a tokenizer folder (with vocab.txt or "
-        f"tokenizer.json) or a TextPreprocessor, got {type(tokenizer).__name__}.")
+        "tokenizer must be a tokenizer folder (with tokenizer.json, or the "
+        "family's vocabulary files) or an in-graph preprocessor, got "
+        f"{type(tokenizer).__name__}.")
   vocabulary_size = getattr(getattr(model, "backbone", None),
                             "vocabulary_size", None)
   if vocabulary_size is not None and preprocessor.vocab_size > vocabulary_size:
@@ -160,6 +176,28 @@ def make_preprocessor(tokenizer, max_seq_length, pad_to_max_length, model=None):
         f"only {vocabulary_size} token embeddings: pass the tokenizer the "
         "model was trained with (CLI: --tokenizer).")
   return preprocessor
+
+
+def model_feature_names(model, preprocessor=None):
+  """The token-id inputs `model` takes, in `FEATURE_NAMES` order.
+
+  The model's `feature_names` attribute if it has one, else the keys of a
+  functional model's dict input when they are feature names, else the
+  preprocessor's features, else all of `FEATURE_NAMES` (BERT).
+  """
+  names = getattr(model, "feature_names", None)
+  if names is None:
+    try:
+      structure = model.input
+    except (AttributeError, ValueError):  # Subclassed, or not yet called.
+      structure = None
+    if isinstance(structure, dict) and set(structure) <= set(FEATURE_NAMES):
+      names = list(structure)
+  if names is None and preprocessor is not None:
+    names = preprocessor.feature_names
+  if names is None:
+    names = FEATURE_NAMES
+  return tuple(n for n in FEATURE_NAMES if n in names)
 
 
 def text_input_names(text_pair):
@@ -206,13 +244,15 @@ def _check_ids(model, features):
   input_ids = features["input_ids"]
   checks = []
   for name in ("attention_mask", "token_type_ids"):
+    if name not in features:
+      continue
     checks.append((
         tf.reduce_all(tf.equal(tf.shape(features[name]), tf.shape(input_ids))),
         f"{name} must have the shape of input_ids [batch, seq_len]"))
   limits = (("input_ids", "vocabulary_size"), ("token_type_ids", "num_segments"))
   for name, attribute in limits:
     limit = getattr(backbone, attribute, None)
-    if limit is not None:
+    if limit is not None and name in features:
       values = features[name]
       # An empty batch has no minimum to check (reduce_min would be int max).
       checks.append((tf.reduce_all(values >= 0), f"{name} must be >= 0"))
@@ -233,7 +273,7 @@ def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
   Args:
     archive: an `ExportArchive` tracking `model`.
     model: the model to export.
-    preprocessor: a `TextPreprocessor` (needed with `text`).
+    preprocessor: an in-graph preprocessor (needed with `text`).
     text_pair: bool. Whether the text endpoint takes `text_a` and `text_b`.
     ids_length: static sequence length of the token-id inputs, or None.
     checks: bool. Add run-time input assertions (for SavedModels; TFLite
@@ -246,6 +286,8 @@ def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
       no XLA kernels).
   """
 
+  feature_names = model_feature_names(model, preprocessor)
+
   def logits_of(features):
     return model(features, training=False)
 
@@ -256,10 +298,21 @@ def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
     logits_of = tf.function(logits_of, jit_compile=True)
 
   def run(features):
+    # Only what the model takes; token types it needs but the tokenizer
+    # does not make (RoBERTa-style models with one type) are zeros.
+    features = {name: features[name] if name in features
+                else tf.zeros_like(features["input_ids"])
+                for name in feature_names}
     return head_outputs(model, logits_of(features),
                         with_label_names=with_label_names)
 
   if text:
+    # The tokenizer's resources (BPE lookup tables, the SentencePiece model)
+    # must be saved with the endpoints; tf-keras' `track` saves lookup
+    # tables only, an attribute of the archive saves the rest.
+    archive.track(preprocessor)
+    if not IS_KERAS_3:
+      archive.text_preprocessor = preprocessor
     names = text_input_names(text_pair)
     specs = [tf.TensorSpec([None], tf.string, name=name) for name in names]
     if text_pair:
@@ -275,15 +328,14 @@ def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
     archive.add_endpoint(SERVING_DEFAULT, text_fn, specs)
 
   if ids:
-    def ids_fn(input_ids, attention_mask, token_type_ids):
-      features = {"input_ids": input_ids, "attention_mask": attention_mask,
-                  "token_type_ids": token_type_ids}
+    def ids_fn(*tensors):
+      features = dict(zip(feature_names, tensors))
       if checks:
         with tf.control_dependencies(_check_ids(model, features)):
           features = {k: tf.identity(v) for k, v in features.items()}
       return run(features)
     specs = [tf.TensorSpec([None, ids_length], tf.int32, name=name)
-             for name in FEATURE_NAMES]
+             for name in feature_names]
     archive.add_endpoint(PREDICT_IDS if text else SERVING_DEFAULT, ids_fn,
                          specs)
 

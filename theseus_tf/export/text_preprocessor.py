@@ -9,6 +9,8 @@ import tensorflow as tf
 
 from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.export.bert_normalizer_model import bert_normalizer_model
+from theseus_tf.export.segment_packing import longest_first_lengths  # pylint: disable=unused-import
+from theseus_tf.export.segment_packing import pack_segments
 
 # What a tokenizer folder may hold, in the order they are read.
 TOKENIZER_JSON = "tokenizer.json"
@@ -49,6 +51,8 @@ class TextPreprocessor(tf.Module):
       in `vocab`.
     max_chars_per_word: int. Longer words become `unk_token`.
     suffix_indicator: str. WordPiece continuation prefix.
+    token_types: bool. Return `token_type_ids` (BERT, ELECTRA); DistilBERT
+      has none (its tokenizer returns only `input_ids` and `attention_mask`).
     name: optional module name.
 
   Example:
@@ -60,6 +64,9 @@ class TextPreprocessor(tf.Module):
   logits = classifier(features)
   ```
   """
+
+  family = "WordPiece"
+  tflite_compatible = True
 
   def __init__(self,
                vocab,
@@ -73,6 +80,7 @@ class TextPreprocessor(tf.Module):
                unk_token="[UNK]",
                max_chars_per_word=100,
                suffix_indicator="##",
+               token_types=True,
                name=None):
     super().__init__(name=name)
     import tensorflow_text as tf_text  # pylint: disable=g-import-not-at-top
@@ -100,6 +108,10 @@ class TextPreprocessor(tf.Module):
     self.strip_accents = strip_accents
     self.max_seq_length = int(max_seq_length)
     self.pad_to_max_length = bool(pad_to_max_length)
+    self.token_types = bool(token_types)
+    self.feature_names = tuple(
+        name for name in FEATURE_NAMES
+        if self.token_types or name != "token_type_ids")
     self.cls_id = special_id(cls_token, "cls")
     self.sep_id = special_id(sep_token, "sep")
     self.pad_id = special_id(pad_token, "pad")
@@ -160,101 +172,18 @@ class TextPreprocessor(tf.Module):
       text_b: optional string tensor `[batch]`: the second segments.
 
     Returns:
-      A dict of int32 `[batch, length]` tensors `input_ids`,
-      `attention_mask`, `token_type_ids`; `length` is `max_seq_length` with
+      A dict of int32 `[batch, length]` tensors named `feature_names`
+      (`input_ids`, `attention_mask` and, with `token_types`,
+      `token_type_ids`); `length` is `max_seq_length` with
       `pad_to_max_length`, else the longest row of the batch.
     """
-    tokens_a = self.tokenize(text_a)
-    length_a = _row_lengths(tokens_a)
-    if text_b is None:
-      keep_a = tf.minimum(length_a, self.max_seq_length - 2)
-      total = keep_a + 2
-    else:
-      tokens_b = self.tokenize(text_b)
-      keep_a, keep_b = longest_first_lengths(
-          length_a, _row_lengths(tokens_b), self.max_seq_length - 3)
-      total = keep_a + keep_b + 3
-
-    if self.pad_to_max_length:
-      length = self.max_seq_length
-    else:
-      # At least [CLS] [SEP], also for an empty batch.
-      length = tf.reduce_max(tf.concat([total, [2]], axis=0))
-    position = tf.range(length)[tf.newaxis, :]
-    keep_a = keep_a[:, tf.newaxis]
-    total = total[:, tf.newaxis]
-
-    # Position j of row i holds: [CLS] at 0, a[j - 1] for 1 <= j <= keep_a,
-    # [SEP] at keep_a + 1, b[j - keep_a - 2] up to keep_a + 1 + keep_b, then
-    # the final [SEP] of a pair, then padding. Built with gathers and selects
-    # only, which TFLite runs as builtins (ragged slicing would need Flex).
-    ids = tf.where(position <= keep_a, _gather_rows(tokens_a, position - 1),
-                   self.sep_id)
-    ids = tf.where(position == 0, self.cls_id, ids)
-    if text_b is not None:
-      in_b = (position >= keep_a + 2) & (position < total - 1)
-      ids = tf.where(in_b, _gather_rows(tokens_b, position - keep_a - 2), ids)
-      token_type_ids = _as_int((position >= keep_a + 2) & (position < total))
-    else:
-      token_type_ids = tf.zeros_like(ids)
-    in_sequence = position < total
-    ids = tf.where(in_sequence, ids, self.pad_id)
-    return {
-        "input_ids": ids,
-        "attention_mask": _as_int(in_sequence),
-        "token_type_ids": token_type_ids,
-    }
-
-
-def longest_first_lengths(length_a, length_b, budget):
-  """How many tokens of each segment `tokenizers`' longest-first truncation keeps.
-
-  The closed form of `tokenizers` (truncation.rs, `LongestFirst`): with `n1`
-  the shorter and `n2` the longer length, the longer one is cut to
-  `max(n1, budget - n1)`; if both are still too long they get `budget // 2`
-  and `budget // 2 + budget % 2` (the extra token to the longer one, or to
-  the second segment on a tie).
-
-  Args:
-    length_a, length_b: int32 tensors `[batch]`.
-    budget: int. Tokens left for both segments.
-
-  Returns:
-    A pair of int32 tensors `[batch]`.
-  """
-  swap = length_a > length_b
-  short = tf.minimum(length_a, length_b)
-  long = tf.maximum(length_a, length_b)
-  long_kept = tf.where(short > budget, short, tf.maximum(short, budget - short))
-  both = short + long_kept > budget
-  short_kept = tf.where(both, budget // 2, short)
-  long_kept = tf.where(both, budget // 2 + budget % 2, long_kept)
-  short_kept = tf.minimum(short_kept, short)
-  long_kept = tf.minimum(long_kept, long)
-  fits = length_a + length_b <= budget
-  keep_a = tf.where(fits, length_a, tf.where(swap, long_kept, short_kept))
-  keep_b = tf.where(fits, length_b, tf.where(swap, short_kept, long_kept))
-  return keep_a, keep_b
-
-
-def _as_int(condition):
-  # A select rather than a cast: the TFLite converter rewrites
-  # `zeros_like(cast(bool))` (Keras' embedding lookup has one) into a
-  # `zeros_like` of booleans, which TFLite does not have.
-  return tf.where(condition, 1, 0)
-
-
-def _row_lengths(ragged):
-  splits = tf.cast(ragged.row_splits, tf.int32)
-  return splits[1:] - splits[:-1]
-
-
-def _gather_rows(ragged, index):
-  """`ragged[i, index[i, j]]`, clipped into the row's values (or 0 if empty)."""
-  values = tf.concat([ragged.values, tf.zeros([1], ragged.values.dtype)], 0)
-  starts = tf.cast(ragged.row_splits[:-1], tf.int32)[:, tf.newaxis]
-  flat = tf.clip_by_value(starts + index, 0, tf.shape(values)[0] - 1)
-  return tf.gather(values, flat)
+    return pack_segments(
+        self.tokenize(text_a),
+        None if text_b is None else self.tokenize(text_b),
+        cls_id=self.cls_id, sep_id=self.sep_id, pad_id=self.pad_id,
+        max_seq_length=self.max_seq_length,
+        pad_to_max_length=self.pad_to_max_length,
+        token_types=self.token_types)
 
 
 def read_tokenizer_options(path):

@@ -35,8 +35,11 @@ def export_tflite(model,
   - `inputs="ids"`: int32 `input_ids`, `attention_mask`, `token_type_ids`
     `[batch, max_seq_length]` (batch resizable); builtin ops only.
   - `inputs="text"`: string `text` `[batch]` (or `text_a`, `text_b` with
-    `text_pair`), tokenized in the model exactly as the Hugging Face tokenizer
-    does; builtins plus tensorflow-text custom ops (no Flex ops). Run it with
+    `text_pair`), tokenized in the model as the Hugging Face tokenizer
+    does; builtins plus tensorflow-text custom ops (no Flex ops). WordPiece
+    (BERT, ELECTRA, DistilBERT) and SentencePiece (XLM-R) tokenizers have
+    TFLite ops; byte-level BPE (RoBERTa) has none and is refused: export
+    its token-id model. Run it with
     `ai_edge_litert.interpreter.InterpreterWithCustomOps(
     custom_op_registerers=tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS)`.
   Outputs: `logits`, and `probabilities` and `label` for classifiers or
@@ -61,8 +64,9 @@ def export_tflite(model,
     output_path: the `.tflite` file to write.
     quantize: one of `QUANTIZATIONS`.
     inputs: one of `INPUT_KINDS`.
-    tokenizer: the tokenizer folder or a `TextPreprocessor` (built with
-      `pad_to_max_length=True`); required for text inputs and for int8.
+    tokenizer: the tokenizer folder or an in-graph preprocessor (built with
+      `pad_to_max_length=True`, SentencePiece with `fast=True`); required
+      for text inputs and for int8.
     max_seq_length: int. The sequence length of the model.
     text_pair: bool. Text inputs are sentence pairs.
     representative_texts: texts or `(text_a, text_b)` pairs for int8
@@ -76,6 +80,7 @@ def export_tflite(model,
   Raises:
     ValueError: unknown `quantize` or `inputs`, missing tokenizer or
       calibration data, unstripped or untrained model.
+    NotImplementedError: text inputs with a byte-level BPE tokenizer.
     FileExistsError: `output_path` exists and not `overwrite`.
 
   Example:
@@ -114,7 +119,8 @@ def export_tflite(model,
   preprocessor = None
   if tokenizer is not None:
     preprocessor = signatures.make_preprocessor(
-        tokenizer, max_seq_length, pad_to_max_length=True, model=model)
+        tokenizer, max_seq_length, pad_to_max_length=True, model=model,
+        tflite=inputs == "text")
   text_pair = bool(text_pair)
   flatbuffer = convert(model, preprocessor, quantize=quantize, inputs=inputs,
                        max_seq_length=max_seq_length, text_pair=text_pair,
@@ -150,7 +156,8 @@ def convert(model, preprocessor, quantize, inputs, max_seq_length, text_pair,
       converter.target_spec.supported_types = [tf.float16]
     elif quantize == "int8":
       converter.representative_dataset = _representative_dataset(
-          preprocessor, inputs, text_pair, representative_texts)
+          preprocessor, inputs, text_pair, representative_texts,
+          signatures.model_feature_names(model, preprocessor))
       return _quantize_int8(converter)
     return converter.convert()
 
@@ -209,7 +216,8 @@ def representative_texts_from_task(task, data_dir=None,
           for e in examples]
 
 
-def _representative_dataset(preprocessor, inputs, text_pair, texts):
+def _representative_dataset(preprocessor, inputs, text_pair, texts,
+                            feature_names=FEATURE_NAMES):
   texts = list(texts)
 
   def generate():
@@ -227,7 +235,9 @@ def _representative_dataset(preprocessor, inputs, text_pair, texts):
           yield {signatures.TEXT: np.array([text], dtype=object)}
           continue
         features = preprocessor(tf.constant([text]))
-      yield {name: features[name].numpy() for name in FEATURE_NAMES}
+      yield {name: features[name].numpy() if name in features
+             else np.zeros_like(features["input_ids"].numpy())
+             for name in feature_names}
 
   return generate
 
