@@ -154,8 +154,8 @@ class BertEmbeddings(keras.layers.Layer):
     if seq_length is not None and seq_length > self.max_tokens:
       raise ValueError(
           f"Sequences of {seq_length} tokens are longer than the "
-          f"{self.max_tokens} positions of this model: truncate the inputs "
-          f"to {self.max_tokens} tokens.")
+          f"{self.max_tokens} position embeddings of this model: truncate "
+          f"the inputs to {self.max_tokens} tokens.")
     if self.position_offset is None:
       # [seq, hidden], broadcast over the batch.
       positions = tf.range(tf.shape(input_ids)[1])
