@@ -8,7 +8,6 @@ import re
 import tensorflow as tf
 
 from theseus_tf.export import signatures
-from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.utils import file_io
 
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -48,6 +47,7 @@ def export_saved_model(model,
     `text_pair`), tokenized in the graph with tensorflow-text exactly as the
     Hugging Face tokenizer does (truncated to `max_seq_length`).
   - `predict_ids`: int32 `input_ids`, `attention_mask`, `token_type_ids`
+    (only for models that take them: not RoBERTa, XLM-R, DistilBERT)
     `[batch, seq_len]`, checked for consistent shapes and ranges.
   Both return `logits`, `probabilities`, `label` (int64) and `label_name` for
   classifiers, `logits` and `score` for regression.
@@ -124,7 +124,8 @@ def export_saved_model(model,
       tokenizer, max_seq_length, pad_to_max_length=False, model=model)
   archive = signatures.new_archive(model)
   signatures.add_endpoints(archive, model, preprocessor, text_pair=text_pair)
-  warmup = _warmup_inputs(preprocessor, text_pair, warmup_texts)
+  warmup = _warmup_inputs(preprocessor, text_pair, warmup_texts,
+                          signatures.model_feature_names(model))
 
   created = [d for d in (model_dir.parent, model_dir) if not d.exists()]
   try:
@@ -183,7 +184,7 @@ def write_warmup_requests(path, model_name, requests):
       writer.write(log.SerializeToString())
 
 
-def _warmup_inputs(preprocessor, text_pair, warmup_texts):
+def _warmup_inputs(preprocessor, text_pair, warmup_texts, feature_names):
   texts = list(warmup_texts or DEFAULT_WARMUP_TEXTS)
   if text_pair:
     pairs = [t if isinstance(t, (tuple, list)) else (t, t) for t in texts]
@@ -198,7 +199,7 @@ def _warmup_inputs(preprocessor, text_pair, warmup_texts):
       raise ValueError("Warm-up pairs need a text_pair export.")
     text_inputs = {signatures.TEXT: tf.constant(texts).numpy()}
     features = preprocessor(tf.constant(texts))
-  id_inputs = {name: features[name].numpy() for name in FEATURE_NAMES}
+  id_inputs = {name: features[name].numpy() for name in feature_names}
   return [(signatures.SERVING_DEFAULT, text_inputs),
           (signatures.PREDICT_IDS, id_inputs)]
 
@@ -215,7 +216,7 @@ def _metadata(model, preprocessor, model_name, version, text_pair):
       "signatures": {
           signatures.SERVING_DEFAULT: list(
               signatures.text_input_names(text_pair)),
-          signatures.PREDICT_IDS: list(FEATURE_NAMES),
+          signatures.PREDICT_IDS: list(signatures.model_feature_names(model)),
       },
       "text_pair": text_pair,
       "max_seq_length": preprocessor.max_seq_length,

@@ -124,9 +124,24 @@ def head_outputs(model, logits, with_label_names=True):
   return outputs
 
 
-def check_sequence_length(model, max_seq_length):
+def model_feature_names(model):
+  """The token-id inputs of `model`: no `token_type_ids` for RoBERTa, DistilBERT."""
+  return tuple(getattr(model, "feature_names", FEATURE_NAMES))
+
+
+def max_tokens(model):
+  """The longest sequence `model`'s positions allow, or None if unknown.
+
+  The position table's size, less RoBERTa's offset (`pad_token_id + 1`).
+  """
   backbone = getattr(model, "backbone", None)
-  limit = getattr(backbone, "max_sequence_length", None)
+  embeddings = getattr(backbone, "embeddings", None)
+  return getattr(embeddings, "max_tokens",
+                 getattr(backbone, "max_sequence_length", None))
+
+
+def check_sequence_length(model, max_seq_length):
+  limit = max_tokens(model)
   if limit is not None and max_seq_length > limit:
     raise ValueError(
         f"max_seq_length={max_seq_length} exceeds the model's {limit} "
@@ -197,19 +212,21 @@ def _check_ids(model, features):
   input_ids = features["input_ids"]
   checks = []
   for name in ("attention_mask", "token_type_ids"):
+    if name not in features:
+      continue
     checks.append(tf.debugging.assert_equal(
         tf.shape(features[name]), tf.shape(input_ids),
         message=f"{name} must have the shape of input_ids [batch, seq_len]"))
   limits = (("input_ids", "vocabulary_size"), ("token_type_ids", "num_segments"))
   for name, attribute in limits:
     limit = getattr(backbone, attribute, None)
-    if limit is not None:
+    if limit is not None and name in features:
       checks.append(tf.debugging.assert_non_negative(
           features[name], message=f"{name} must be >= 0"))
       checks.append(tf.debugging.assert_less(
           features[name], tf.constant(limit, tf.int32),
           message=f"{name} must be < {limit} ({attribute} of the model)"))
-  max_length = getattr(backbone, "max_sequence_length", None)
+  max_length = max_tokens(model)
   if max_length is not None:
     checks.append(tf.debugging.assert_less_equal(
         tf.shape(input_ids)[1], max_length,
@@ -234,7 +251,12 @@ def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
       `serving_default`.
   """
 
+  feature_names = model_feature_names(model)
+
   def run(features):
+    # The preprocessor gives token_type_ids to every model; only those the
+    # model takes go in.
+    features = {name: features[name] for name in feature_names}
     logits = model(features, training=False)
     return head_outputs(model, logits, with_label_names=with_label_names)
 
@@ -254,15 +276,24 @@ def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
     archive.add_endpoint(SERVING_DEFAULT, text_fn, specs)
 
   if ids:
-    def ids_fn(input_ids, attention_mask, token_type_ids):
-      features = {"input_ids": input_ids, "attention_mask": attention_mask,
-                  "token_type_ids": token_type_ids}
+    def run_ids(features):
       if checks:
         with tf.control_dependencies(_check_ids(model, features)):
           features = {k: tf.identity(v) for k, v in features.items()}
       return run(features)
+
+    # Named arguments, one per model input: they name the signature's inputs.
+    if "token_type_ids" in feature_names:
+      def ids_fn(input_ids, attention_mask, token_type_ids):
+        return run_ids({"input_ids": input_ids,
+                        "attention_mask": attention_mask,
+                        "token_type_ids": token_type_ids})
+    else:
+      def ids_fn(input_ids, attention_mask):
+        return run_ids({"input_ids": input_ids,
+                        "attention_mask": attention_mask})
     specs = [tf.TensorSpec([None, ids_length], tf.int32, name=name)
-             for name in FEATURE_NAMES]
+             for name in feature_names]
     archive.add_endpoint(PREDICT_IDS if text else SERVING_DEFAULT, ids_fn,
                          specs)
 

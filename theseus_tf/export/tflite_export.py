@@ -33,6 +33,7 @@ def export_tflite(model,
 
   Two kinds of model, each with one signature `serving_default`:
   - `inputs="ids"`: int32 `input_ids`, `attention_mask`, `token_type_ids`
+    (only for models that take them: not RoBERTa, XLM-R, DistilBERT)
     `[batch, max_seq_length]` (batch resizable); builtin ops only.
   - `inputs="text"`: string `text` `[batch]` (or `text_a`, `text_b` with
     `text_pair`), tokenized in the model exactly as the Hugging Face tokenizer
@@ -150,7 +151,8 @@ def convert(model, preprocessor, quantize, inputs, max_seq_length, text_pair,
       converter.target_spec.supported_types = [tf.float16]
     elif quantize == "int8":
       converter.representative_dataset = _representative_dataset(
-          preprocessor, inputs, text_pair, representative_texts)
+          preprocessor, inputs, text_pair, representative_texts,
+          signatures.model_feature_names(model))
       return _quantize_int8(converter)
     return converter.convert()
 
@@ -209,7 +211,8 @@ def representative_texts_from_task(task, data_dir=None,
           for e in examples]
 
 
-def _representative_dataset(preprocessor, inputs, text_pair, texts):
+def _representative_dataset(preprocessor, inputs, text_pair, texts,
+                            feature_names=FEATURE_NAMES):
   texts = list(texts)
 
   def generate():
@@ -227,7 +230,7 @@ def _representative_dataset(preprocessor, inputs, text_pair, texts):
           yield {signatures.TEXT: np.array([text], dtype=object)}
           continue
         features = preprocessor(tf.constant([text]))
-      yield {name: features[name].numpy() for name in FEATURE_NAMES}
+      yield {name: features[name].numpy() for name in feature_names}
 
   return generate
 
