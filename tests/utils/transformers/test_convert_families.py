@@ -145,20 +145,22 @@ def test_hugging_face_loads_a_saved_successor(families_dir, family, tmp_path):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_theseus_every_grouping_and_init(families_dir, family):
   model = from_pretrained(_folder(families_dir, family))
-  inputs = _inputs(model, _reference(families_dir, family))
-  labels = np.zeros([len(inputs["input_ids"])], np.float32 if
-                    model.is_regression else np.int32)
-  for grouping, init in ((None, "bottom"), ([1, 3], "top"), (None, "every_k"),
-                         ([[0], [1, 2, 3]], [3, 0])):
+  inputs = {name: value[:2] for name, value in _inputs(
+      model, _reference(families_dir, family)).items()}
+  for i, (grouping, init) in enumerate(((None, "bottom"), ([1, 3], "top"),
+                                        (None, "every_k"),
+                                        ([[0], [1, 2, 3]], [3, 0]))):
     theseus = build_theseus_classifier(
         model, num_modules=None if grouping else 2, grouping=grouping,
         init=init, seed=0,
         schedule=theseus_tf.schedules.ConstantReplacement(0.5))
-    theseus.compile(
-        "adam", "mse" if model.is_regression else
-        theseus_tf.backend.keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True))
-    theseus.fit(inputs, labels, epochs=1, batch_size=8, verbose=0)
+    if i == 0:  # Training is family-independent past the first variant.
+      labels = np.zeros([2], np.float32 if model.is_regression else np.int32)
+      theseus.compile(
+          "adam", "mse" if model.is_regression else
+          theseus_tf.backend.keras.losses.SparseCategoricalCrossentropy(
+              from_logits=True))
+      theseus.fit(inputs, labels, epochs=1, batch_size=2, verbose=0)
     successor = theseus_tf.strip_successor(theseus)
     assert successor.num_classes == model.num_classes
     assert successor.feature_names == model.feature_names

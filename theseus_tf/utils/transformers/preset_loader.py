@@ -315,10 +315,11 @@ def _size_summary(hf_config, converter):
 
 def _converter_for_model(model):
   """The converter of `model`'s family (`model_type` its embeddings record)."""
-  model_classes = {cls for converter in CONVERTERS.values()
-                   for cls in (converter.classifier_cls, converter.backbone_cls)}
+  model_classes = list(dict.fromkeys(
+      cls for converter in CONVERTERS.values()
+      for cls in (converter.classifier_cls, converter.backbone_cls)))
   if not isinstance(model, tuple(model_classes)):
-    names = " or ".join(sorted(f"a {cls.__name__}" for cls in model_classes))
+    names = " or ".join(f"a {cls.__name__}" for cls in model_classes)
     raise TypeError(
         f"save_pretrained takes {names}, not a {type(model).__name__}.")
   backbone = getattr(model, "backbone", model)
