@@ -70,3 +70,29 @@ def test_finetune_compress_evaluate_export(run_cli, fixtures_dir, glue_dir,
   expected = {"input_ids", "attention_mask"} | (
       {"token_type_ids"} if family == "electra" else set())
   assert set(runner.get_input_details()) == expected
+
+
+@pytest.mark.parametrize("family,method", [("distilbert", "distill"),
+                                           ("xlm-roberta", "finetune")])
+def test_baselines(run_cli, fixtures_dir, glue_dir, tmp_path, family, method):
+  from safetensors.numpy import load_file
+  model_dir = fixtures_dir / "families" / f"tiny-{family}-classifier"
+  if not model_dir.is_dir():
+    pytest.skip(f"{model_dir} not found")
+  run = tmp_path / "run"
+  result = run_cli(
+      "compress", "--model", model_dir, "--output-dir", run, "--method",
+      method, "--num-layers", "2", "--init", "1,3", "--replacing-steps", "1",
+      "--successor-steps", "1", "--eval-steps", "2", "--task", "sst2",
+      "--data-dir", glue_dir, "--max-train-examples", "16",
+      "--max-eval-examples", "8", "--max-seq-length", "32", "--batch-size",
+      "8", "--no-progress-bar")
+  assert result.returncode == 0, result.stderr
+  config = read_json(run / "final_model/config.json")
+  assert config[DEPTH_KEYS.get(family, "num_hidden_layers")] == 2
+  weights = load_file(str(run / "final_model/model.safetensors"))
+  source = load_file(str(model_dir / "model.safetensors"))
+  # The family's layout, head included; --init 1,3: layer 1 of the student
+  # starts from the predecessor's layer 3.
+  assert set(weights) == {n for n in source if ".layer.2." not in n and
+                          ".layer.3." not in n}
