@@ -78,7 +78,10 @@ class BertBackbone(keras.Model):
 
   Inputs are a dict of int32 `[batch, seq]` tensors with Hugging Face names:
   `input_ids`, `attention_mask` and, with `num_segments >= 2`,
-  `token_type_ids` (`feature_names` lists them); the sequence length may
+  `token_type_ids` (`feature_names` lists them; a `token_type_ids` entry
+  given to a model without that input is ignored, with Keras' warning about
+  the unexpected key, as Hugging Face RoBERTa ignores all-zero token types);
+  the sequence length may
   vary from call to call. Outputs are a dict: `sequence_output`
   `[batch, seq, hidden_dim]`, `pooled_output` `[batch, hidden_dim]` (with a
   pooler) and, when
