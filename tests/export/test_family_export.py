@@ -60,3 +60,19 @@ def test_saved_model_ids_signature_without_token_types(fixtures_dir, family,
                      attention_mask=tf.constant(reference["attention_mask"],
                                                 tf.int32))
   np.testing.assert_allclose(outputs["logits"], reference["logits"], atol=1e-4)
+
+
+def test_saved_model_without_tokenizer_serves_token_ids(fixtures_dir,
+                                                        tmp_path):
+  # RoBERTa's BPE has no in-graph tokenizer yet: a token-id SavedModel.
+  from theseus_tf.export import export_saved_model
+  model, reference = _load(fixtures_dir, "roberta")
+  path = export_saved_model(model, None, tmp_path / "serving", "roberta",
+                            max_seq_length=SEQ_LENGTH, allow_untrained=True)
+  served = tf.saved_model.load(str(path))
+  assert list(served.signatures) == ["serving_default"]
+  outputs = served.signatures["serving_default"](
+      input_ids=tf.constant(reference["input_ids"], tf.int32),
+      attention_mask=tf.constant(reference["attention_mask"], tf.int32))
+  np.testing.assert_allclose(outputs["logits"], reference["logits"], atol=1e-4)
+  assert (path / "assets.extra" / "tf_serving_warmup_requests").is_file()

@@ -5,6 +5,7 @@ import os
 import pathlib
 import re
 
+import numpy as np
 import tensorflow as tf
 
 from theseus_tf.export import signatures
@@ -65,7 +66,9 @@ def export_saved_model(model,
     tokenizer: the model's tokenizer folder (`vocab.txt` or
       `tokenizer.json`, with `tokenizer_config.json`), or a
       `TextPreprocessor` built with this `max_seq_length` and
-      `pad_to_max_length=False`.
+      `pad_to_max_length=False`. None: a token-id model only, its
+      `serving_default` the `predict_ids` signature (for tokenizers without
+      an in-graph version, e.g. RoBERTa's BPE).
     base_path: the TF Serving base folder (created if missing).
     model_name: the served model's name: a folder under `base_path`.
     version: positive int; by default one more than the highest existing
@@ -120,12 +123,16 @@ def export_saved_model(model,
   model = signatures.prepare_model(model, strip=strip,
                                    allow_untrained=allow_untrained)
   signatures.check_sequence_length(model, max_seq_length)
-  preprocessor = signatures.make_preprocessor(
-      tokenizer, max_seq_length, pad_to_max_length=False, model=model)
+  preprocessor = None
+  if tokenizer is not None:
+    preprocessor = signatures.make_preprocessor(
+        tokenizer, max_seq_length, pad_to_max_length=False, model=model)
   archive = signatures.new_archive(model)
-  signatures.add_endpoints(archive, model, preprocessor, text_pair=text_pair)
+  signatures.add_endpoints(archive, model, preprocessor, text_pair=text_pair,
+                           text=preprocessor is not None)
   warmup = _warmup_inputs(preprocessor, text_pair, warmup_texts,
-                          signatures.model_feature_names(model))
+                          signatures.model_feature_names(model),
+                          max_seq_length)
 
   created = [d for d in (model_dir.parent, model_dir) if not d.exists()]
   try:
@@ -184,7 +191,14 @@ def write_warmup_requests(path, model_name, requests):
       writer.write(log.SerializeToString())
 
 
-def _warmup_inputs(preprocessor, text_pair, warmup_texts, feature_names):
+def _warmup_inputs(preprocessor, text_pair, warmup_texts, feature_names,
+                   max_seq_length):
+  if preprocessor is None:  # Token ids only: one row of 8 real tokens.
+    ones = np.ones([1, min(8, max_seq_length)], np.int32)
+    features = {"input_ids": ones, "attention_mask": ones,
+                "token_type_ids": ones * 0}
+    return [(signatures.SERVING_DEFAULT,
+             {name: features[name] for name in feature_names})]
   texts = list(warmup_texts or DEFAULT_WARMUP_TEXTS)
   if text_pair:
     pairs = [t if isinstance(t, (tuple, list)) else (t, t) for t in texts]
@@ -207,6 +221,18 @@ def _warmup_inputs(preprocessor, text_pair, warmup_texts, feature_names):
 def _metadata(model, preprocessor, model_name, version, text_pair):
   import theseus_tf  # pylint: disable=g-import-not-at-top
   backbone = getattr(model, "backbone", None)
+  if preprocessor is None:
+    return {
+        "model_name": model_name,
+        "version": version,
+        "problem_type": signatures.problem_type(model),
+        "labels": signatures.label_names(model),
+        "num_layers": getattr(backbone, "num_layers", None),
+        "signatures": {signatures.SERVING_DEFAULT: list(
+            signatures.model_feature_names(model))},
+        "theseus_tf_version": theseus_tf.__version__,
+        "tensorflow_version": tf.__version__,
+    }
   return {
       "model_name": model_name,
       "version": version,
