@@ -98,13 +98,15 @@ class TFLiteClassifier:
       else:
         inputs = {"text": np.array(texts, dtype=object)}
     else:
+      # The model's own inputs: RoBERTa and DistilBERT take no token types.
+      names = list(self._runner.get_input_details())
       encoded = self._tokenizer(
           [t[0] for t in texts] if pairs else list(texts),
           [t[1] for t in texts] if pairs else None,
           truncation=True, max_length=self.max_seq_length,
-          padding="max_length", return_tensors="np")
-      inputs = {name: encoded[name].astype(np.int32)
-                for name in ("input_ids", "attention_mask", "token_type_ids")}
+          padding="max_length", return_tensors="np",
+          return_token_type_ids="token_type_ids" in names)
+      inputs = {name: encoded[name].astype(np.int32) for name in names}
     outputs = self._runner(**inputs)
     rows = []
     for i in range(len(texts)):
