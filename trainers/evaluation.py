@@ -7,18 +7,17 @@ from theseus_tf.data import FEATURE_NAMES
 from theseus_tf.metrics import compute_glue_metrics
 from trainers.timing import time_calls
 
-_FEATURE_SPEC = {
-    name: tf.TensorSpec([None, None], tf.int32) for name in FEATURE_NAMES}
-
-
 def make_predict_function(model):
   """A compiled `features -> logits` function in inference mode.
 
   For a Theseus model inference mode runs the successors only, so it scores
-  what `strip_successor` would export.
+  what `strip_successor` would export. The features are the model's own
+  inputs (`feature_names`: no `token_type_ids` for RoBERTa or DistilBERT).
   """
+  names = getattr(model, "feature_names", FEATURE_NAMES)
+  spec = {name: tf.TensorSpec([None, None], tf.int32) for name in names}
   return tf.function(lambda features: model(features, training=False),
-                     input_signature=[_FEATURE_SPEC])
+                     input_signature=[spec])
 
 
 def evaluate(predict, task, eval_sets):

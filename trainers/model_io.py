@@ -5,9 +5,10 @@ import os
 import pathlib
 
 from theseus_tf.backend import keras
-from theseus_tf.models.bert_classifier import BertClassifier
-from theseus_tf.utils.transformers import (from_pretrained, load_tokenizer,
-                                          resolve_model_dir)
+from theseus_tf.utils.transformers import (build_classifier, from_pretrained,
+                                          load_tokenizer, resolve_model_dir)
+from theseus_tf.utils.transformers.hf_config import read_hf_config
+from theseus_tf.utils.transformers.preset_loader import get_converter
 from theseus_tf.utils.transformers.safetensor_utils import (WEIGHTS_INDEX_NAME,
                                                             WEIGHTS_NAME)
 from trainers.errors import UsageError
@@ -24,27 +25,34 @@ def _resolve(flag, path):
 
 
 def head_labels(folder):
-  """Outputs of the `classifier` head of a Hugging Face checkpoint folder.
+  """Outputs of the classifier head of a Hugging Face checkpoint folder.
 
-  Reads only the safetensors headers.
+  Reads only `config.json` (the `model_type` names the head's output
+  tensor, e.g. `classifier.weight` for BERT, `classifier.out_proj.weight`
+  for RoBERTa) and the safetensors headers.
 
   Returns:
     The number of labels, or None if the checkpoint has no classifier head
-    (or no readable weights, which `from_pretrained` then reports).
+    (or no readable config or weights, which `from_pretrained` then
+    reports).
   """
   from safetensors import safe_open  # pylint: disable=import-outside-toplevel
   folder = pathlib.Path(folder)
+  try:
+    head_output = get_converter(read_hf_config(folder)).HEAD_NAMES[0]
+  except (OSError, ValueError):
+    return None
   weights = folder / WEIGHTS_NAME
   if not weights.is_file():
     try:
       index = json.loads((folder / WEIGHTS_INDEX_NAME).read_text("utf-8"))
-      weights = folder / index["weight_map"]["classifier.weight"]
+      weights = folder / index["weight_map"][head_output]
     except (OSError, ValueError, KeyError, TypeError):
       return None
   try:
     with safe_open(os.fspath(weights), framework="np") as f:
-      if "classifier.weight" in f.keys():
-        return int(f.get_slice("classifier.weight").get_shape()[0])
+      if head_output in f.keys():
+        return int(f.get_slice(head_output).get_shape()[0])
   except Exception:  # pylint: disable=broad-except
     return None
   return None
@@ -58,7 +66,7 @@ def _finetune_hint(path, task):
 
 def load_task_classifier(flag, path, task, dtype=None, allow_new_head=False,
                          reinit_head=False):
-  """Loads a Hugging Face BERT checkpoint as a classifier for `task`.
+  """Loads a Hugging Face checkpoint (any supported `model_type`) as a classifier for `task`.
 
   Args:
     flag: The flag that named the checkpoint, for messages.
@@ -73,8 +81,8 @@ def load_task_classifier(flag, path, task, dtype=None, allow_new_head=False,
     A `BertClassifier`.
 
   Raises:
-    UsageError: Not found, not a BERT checkpoint, or not a classifier for the
-      task's label count.
+    UsageError: Not found, not a supported checkpoint, or not a classifier
+      for the task's label count.
   """
   folder = _resolve(flag, path)
   labels = head_labels(folder)
@@ -93,8 +101,8 @@ def load_task_classifier(flag, path, task, dtype=None, allow_new_head=False,
             f"{flag} {path} is a classifier with {labels} output(s), but "
             f"{task.name} needs a {kind}: {fix}")
       backbone = from_pretrained(folder, task="backbone", dtype=dtype)
-      return BertClassifier(backbone, num_classes=wanted,
-                            dropout=backbone.dropout, name="bert_classifier")
+      return build_classifier(backbone, num_classes=wanted,
+                              name="bert_classifier")
     return from_pretrained(folder, num_labels=wanted, dtype=dtype)
   except _LOAD_ERRORS as error:
     raise UsageError(f"{flag} {path}: {error}") from None

@@ -127,3 +127,24 @@ def test_load_dataset_end_to_end(glue_dir, tokenizer):
   assert features["input_ids"].shape[0] == 8
   assert features["input_ids"].shape[1] <= 64
   assert labels.dtype == tf.int32
+
+
+def test_tokenizers_without_token_types_give_ids_and_mask_only(glue_dir,
+                                                               fixtures_dir):
+  import transformers
+  folder = fixtures_dir / "families" / "tiny-roberta-classifier"
+  if not folder.is_dir():
+    pytest.skip(f"{folder} not found")
+  roberta = transformers.AutoTokenizer.from_pretrained(str(folder))
+  examples = load_examples("mrpc", "dev", glue_dir)[:16]
+  encoded = encode_examples("mrpc", examples, roberta, 32)
+  assert sorted(encoded.features) == ["attention_mask", "input_ids"]
+  assert encoded.pad_token_id == 1
+  features, _ = next(iter(eval_dataset(encoded, batch_size=16).dataset))
+  assert sorted(features) == ["attention_mask", "input_ids"]
+  expected = roberta([e.text_a for e in examples], [e.text_b for e in examples],
+                     truncation=True, max_length=32, padding=True,
+                     return_tensors="np")
+  np.testing.assert_array_equal(features["input_ids"], expected["input_ids"])
+  np.testing.assert_array_equal(features["attention_mask"],
+                                expected["attention_mask"])

@@ -154,3 +154,44 @@ def test_fit_mixed_float16_uses_loss_scaling():
   history = classifier.fit(batch, np.arange(4) % 2, epochs=1, verbose=0)
   assert np.isfinite(history.history["loss"]).all()
   assert "LossScaleOptimizer" in type(classifier.optimizer).__name__
+
+
+FAMILY_BACKBONES = {
+    "roberta": dict(num_segments=1, pad_token_id=1, position_offset=1,
+                    use_pooler=False, model_type="roberta"),
+    "electra": dict(embedding_dim=4, use_pooler=False, model_type="electra"),
+    "distilbert": dict(num_segments=0, use_pooler=False,
+                       model_type="distilbert"),
+}
+
+
+def _family_inputs(classifier, batch=4, length=6):
+  inputs = random_bert_inputs(batch=batch, length=length)
+  return {name: inputs[name] for name in classifier.feature_names}
+
+
+@pytest.mark.parametrize("head_type", sorted(FAMILY_BACKBONES))
+def test_family_heads(tmp_path, head_type):
+  def make(**kwargs):
+    return BertClassifier(
+        _backbone(**FAMILY_BACKBONES[head_type], **kwargs), num_classes=3,
+        head_type=head_type, id2label={0: "a", 1: "b", 2: "c"})
+  classifier = make()
+  inputs = _family_inputs(classifier)
+  assert ("token_type_ids" in classifier.feature_names) == (
+      head_type == "electra")
+  assert classifier.backbone.pooler is None
+  # The head reads the first token through head_dense and its activation.
+  first = classifier.backbone(inputs)["sequence_output"][:, 0, :]
+  expected = classifier.output_dense(classifier.head_dense(first))
+  np.testing.assert_allclose(classifier(inputs), expected, atol=1e-5)
+  assert classifier.head_dense.activation.__name__ == {
+      "roberta": "tanh", "electra": "gelu", "distilbert": "relu"}[head_type]
+  run_layer_test(make, inputs, tmp_path, output_dtype="float32")
+
+
+def test_head_type_errors():
+  with pytest.raises(ValueError, match="needs a backbone with a pooler"):
+    BertClassifier(_backbone(use_pooler=False), num_classes=2)
+  with pytest.raises(ValueError, match="Unknown head_type 'xlnet'"):
+    BertClassifier(_backbone(), num_classes=2, head_type="xlnet")

@@ -75,3 +75,23 @@ def test_pair_lines_need_a_tab(tmp_path):
   source.write_text("no tab here\n")
   with pytest.raises(ValueError, match="text_a<TAB>text_b"):
     tflite_runner.read_inputs(str(source), text_pair=True)
+
+
+def test_token_id_model_without_token_types(tmp_path, fixtures_dir):
+  # RoBERTa: the runner feeds the model's own inputs, from its tokenizer.
+  from theseus_tf.export import export_tflite
+  from theseus_tf.utils.transformers import from_pretrained, load_tokenizer
+  folder = fixtures_dir / "families" / "tiny-roberta-classifier"
+  if not folder.is_dir():
+    pytest.skip(f"{folder} not found")
+  model = from_pretrained(str(folder))
+  path = export_tflite(model, tmp_path / "roberta.tflite", max_seq_length=32,
+                       allow_untrained=True)
+  classifier = tflite_runner.TFLiteClassifier(path, tokenizer_dir=folder)
+  rows = classifier.predict(["a gripping thriller", "dull"])
+  encoded = load_tokenizer(str(folder))(
+      ["a gripping thriller", "dull"], truncation=True, max_length=32,
+      padding="max_length", return_tensors="np")
+  want = model({k: encoded[k].astype(np.int32) for k in
+                ("input_ids", "attention_mask")}).numpy()
+  np.testing.assert_allclose([r["logits"] for r in rows], want, atol=1e-4)

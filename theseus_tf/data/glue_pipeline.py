@@ -29,8 +29,8 @@ class EncodedExamples:
   """Tokenised examples of one split.
 
   Attributes:
-    features: `FEATURE_NAMES` -> int32 `tf.RaggedTensor` of shape
-      `[num_examples, (length)]`, unpadded.
+    features: `FEATURE_NAMES` (those the tokenizer produces) -> int32
+      `tf.RaggedTensor` of shape `[num_examples, (length)]`, unpadded.
     labels: int32 (classification) or float32 (regression) array of shape
       `[num_examples]`.
     pad_token_id: The tokenizer's padding id, used for `input_ids`.
@@ -68,7 +68,10 @@ def encode_examples(task, examples, tokenizer, max_seq_length):
 
   Pairs are encoded as `[CLS] a [SEP] b [SEP]` with `token_type_ids` 0/1 and
   truncated longest-first, exactly as `tokenizer(a, b, truncation=True,
-  max_length=max_seq_length)` does.
+  max_length=max_seq_length)` does. The features are those of
+  `FEATURE_NAMES` that the tokenizer's `model_input_names` list: tokenizers
+  of models without token types (RoBERTa, XLM-R, DistilBERT) give
+  `input_ids` and `attention_mask` only.
 
   Args:
     task: Task name or `GlueTask`; decides the label dtype and whether
@@ -90,7 +93,8 @@ def encode_examples(task, examples, tokenizer, max_seq_length):
   task = get_task(task)
   if not examples:
     raise ValueError("no examples to encode")
-  flat = {name: [] for name in FEATURE_NAMES}
+  feature_names = tokenizer_feature_names(tokenizer)
+  flat = {name: [] for name in feature_names}
   lengths = []
   for start in range(0, len(examples), _TOKENIZE_CHUNK):
     chunk = examples[start:start + _TOKENIZE_CHUNK]
@@ -98,9 +102,10 @@ def encode_examples(task, examples, tokenizer, max_seq_length):
         [e.text_a for e in chunk],
         [e.text_b for e in chunk] if task.is_pair else None,
         truncation=True, max_length=max_seq_length,
-        return_attention_mask=True, return_token_type_ids=True)
+        return_attention_mask=True,
+        return_token_type_ids="token_type_ids" in feature_names)
     lengths.extend(len(ids) for ids in encoding["input_ids"])
-    for name in FEATURE_NAMES:
+    for name in feature_names:
       flat[name].append(np.fromiter(
           itertools.chain.from_iterable(encoding[name]), dtype=np.int32))
   lengths = np.array(lengths, dtype=np.int64)
@@ -111,6 +116,12 @@ def encode_examples(task, examples, tokenizer, max_seq_length):
   labels = np.array([e.label for e in examples], dtype=dtype)
   return EncodedExamples(features, labels, int(tokenizer.pad_token_id or 0),
                          int(max_seq_length))
+
+
+def tokenizer_feature_names(tokenizer):
+  """The `FEATURE_NAMES` that `tokenizer` produces for its model."""
+  names = getattr(tokenizer, "model_input_names", None) or FEATURE_NAMES
+  return tuple(name for name in FEATURE_NAMES if name in names)
 
 
 def train_dataset(encoded, batch_size, *, seed=0, bucket_boundaries=None):
@@ -228,7 +239,7 @@ def _example_dataset(encoded):
 
 
 def _padding_values(encoded):
-  features = {name: tf.constant(0, tf.int32) for name in FEATURE_NAMES}
+  features = {name: tf.constant(0, tf.int32) for name in encoded.features}
   features["input_ids"] = tf.constant(encoded.pad_token_id, tf.int32)
   return features, tf.constant(0, tf.as_dtype(encoded.labels.dtype))
 

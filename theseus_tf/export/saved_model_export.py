@@ -9,7 +9,6 @@ import numpy as np
 import tensorflow as tf
 
 from theseus_tf.export import signatures
-from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.utils import file_io
 
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -73,6 +72,8 @@ def export_saved_model(model,
       in-graph preprocessor (`TextPreprocessor`,
       `SentencePiecePreprocessor`, `BytePairPreprocessor`) built with this
       `max_seq_length` and `pad_to_max_length=False`.
+      None: a token-id model only, its `serving_default` the `predict_ids`
+      signature.
     base_path: the TF Serving base folder (created if missing).
     model_name: the served model's name: a folder under `base_path`.
     version: positive int; by default one more than the highest existing
@@ -132,14 +133,17 @@ def export_saved_model(model,
   model = signatures.prepare_model(model, strip=strip,
                                    allow_untrained=allow_untrained)
   signatures.check_sequence_length(model, max_seq_length)
-  preprocessor = signatures.make_preprocessor(
-      tokenizer, max_seq_length, pad_to_max_length=False, model=model)
+  preprocessor = None
+  if tokenizer is not None:
+    preprocessor = signatures.make_preprocessor(
+        tokenizer, max_seq_length, pad_to_max_length=False, model=model)
   archive = signatures.new_archive(model)
   signatures.add_endpoints(archive, model, preprocessor, text_pair=text_pair,
-                           jit_compile=jit_compile)
+                           jit_compile=jit_compile,
+                           text=preprocessor is not None)
   feature_names = signatures.model_feature_names(model, preprocessor)
   warmup = _warmup_inputs(preprocessor, text_pair, warmup_texts,
-                          feature_names)
+                          feature_names, max_seq_length)
 
   created = [d for d in (model_dir.parent, model_dir) if not d.exists()]
   try:
@@ -199,8 +203,14 @@ def write_warmup_requests(path, model_name, requests):
       writer.write(log.SerializeToString())
 
 
-def _warmup_inputs(preprocessor, text_pair, warmup_texts,
-                   feature_names=FEATURE_NAMES):
+def _warmup_inputs(preprocessor, text_pair, warmup_texts, feature_names,
+                   max_seq_length):
+  if preprocessor is None:  # Token ids only: one row of 8 real tokens.
+    ones = np.ones([1, min(8, max_seq_length)], np.int32)
+    features = {"input_ids": ones, "attention_mask": ones,
+                "token_type_ids": ones * 0}
+    return [(signatures.SERVING_DEFAULT,
+             {name: features[name] for name in feature_names})]
   texts = list(warmup_texts or DEFAULT_WARMUP_TEXTS)
   if text_pair:
     pairs = [t if isinstance(t, (tuple, list)) else (t, t) for t in texts]
@@ -226,6 +236,18 @@ def _metadata(model, preprocessor, model_name, version, text_pair,
               feature_names=FEATURE_NAMES, jit_compile=False):
   import theseus_tf  # pylint: disable=g-import-not-at-top
   backbone = getattr(model, "backbone", None)
+  if preprocessor is None:
+    return {
+        "model_name": model_name,
+        "version": version,
+        "problem_type": signatures.problem_type(model),
+        "labels": signatures.label_names(model),
+        "num_layers": getattr(backbone, "num_layers", None),
+        "signatures": {signatures.SERVING_DEFAULT: list(feature_names)},
+        "jit_compile": bool(jit_compile),
+        "theseus_tf_version": theseus_tf.__version__,
+        "tensorflow_version": tf.__version__,
+    }
   return {
       "model_name": model_name,
       "version": version,

@@ -124,9 +124,19 @@ def head_outputs(model, logits, with_label_names=True):
   return outputs
 
 
-def check_sequence_length(model, max_seq_length):
+def max_tokens(model):
+  """The longest sequence `model`'s positions allow, or None if unknown.
+
+  The position table's size, less RoBERTa's offset (`pad_token_id + 1`).
+  """
   backbone = getattr(model, "backbone", None)
-  limit = getattr(backbone, "max_sequence_length", None)
+  embeddings = getattr(backbone, "embeddings", None)
+  return getattr(embeddings, "max_tokens",
+                 getattr(backbone, "max_sequence_length", None))
+
+
+def check_sequence_length(model, max_seq_length):
+  limit = max_tokens(model)
   if limit is not None and max_seq_length > limit:
     raise ValueError(
         f"max_seq_length={max_seq_length} exceeds the model's {limit} "
@@ -258,7 +268,7 @@ def _check_ids(model, features):
       checks.append((tf.reduce_all(values >= 0), f"{name} must be >= 0"))
       checks.append((tf.reduce_all(values < limit),
                      f"{name} must be < {limit} ({attribute} of the model)"))
-  max_length = getattr(backbone, "max_sequence_length", None)
+  max_length = max_tokens(model)
   if max_length is not None:
     checks.append((tf.shape(input_ids)[1] <= max_length,
                    f"sequences must be at most {max_length} tokens long"))
@@ -334,6 +344,17 @@ def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
         with tf.control_dependencies(_check_ids(model, features)):
           features = {k: tf.identity(v) for k, v in features.items()}
       return run(features)
+
+    # Named arguments, one per model input: they name the signature's inputs.
+    if "token_type_ids" in feature_names:
+      def ids_fn(input_ids, attention_mask, token_type_ids):
+        return run_ids({"input_ids": input_ids,
+                        "attention_mask": attention_mask,
+                        "token_type_ids": token_type_ids})
+    else:
+      def ids_fn(input_ids, attention_mask):
+        return run_ids({"input_ids": input_ids,
+                        "attention_mask": attention_mask})
     specs = [tf.TensorSpec([None, ids_length], tf.int32, name=name)
              for name in feature_names]
     archive.add_endpoint(PREDICT_IDS if text else SERVING_DEFAULT, ids_fn,

@@ -33,6 +33,7 @@ def export_tflite(model,
 
   Two kinds of model, each with one signature `serving_default`:
   - `inputs="ids"`: int32 `input_ids`, `attention_mask`, `token_type_ids`
+    (only for models that take them: not RoBERTa, XLM-R, DistilBERT)
     `[batch, max_seq_length]` (batch resizable); builtin ops only.
   - `inputs="text"`: string `text` `[batch]` (or `text_a`, `text_b` with
     `text_pair`), tokenized in the model as the Hugging Face tokenizer

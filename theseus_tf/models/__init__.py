@@ -1,4 +1,7 @@
-"""BERT in Keras: embeddings, transformer layer, backbone, classifiers.
+"""Encoders in Keras: embeddings, transformer layer, backbone, classifiers.
+
+One implementation for BERT, RoBERTa, XLM-RoBERTa, ELECTRA and DistilBERT
+(`BertBackbone` / `BertClassifier` arguments say what differs).
 
 Hugging Face checkpoints in and out: `theseus_tf.utils.transformers`.
 """

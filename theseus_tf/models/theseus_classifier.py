@@ -27,12 +27,15 @@ def _keras_hub_adapter(model):
 def shared_layers(model):
   """The layers a Theseus classifier shares with its predecessor.
 
-  Embeddings, pooler and classification head: frozen in the paper's setting.
+  Embeddings, pooler (or the head's dense layer) and classification head:
+  frozen in the paper's setting.
   """
   if is_keras_hub_model(model):
     return _keras_hub_adapter(model).shared_layers(model)
   backbone = model.backbone
-  return [backbone.embeddings, backbone.pooler, model.output_dense]
+  layers = [backbone.embeddings, backbone.pooler,
+            getattr(model, "head_dense", None), model.output_dense]
+  return [layer for layer in layers if layer is not None]
 
 
 def _check_predecessor(predecessor):
@@ -78,6 +81,9 @@ def build_theseus_classifier(predecessor,
                              train_shared=False,
                              name=None):
   """Wraps a fine-tuned classifier for BERT-of-Theseus compression.
+
+  Works for every family `BertClassifier` covers (BERT, RoBERTa,
+  XLM-RoBERTa, ELECTRA, DistilBERT).
 
   The predecessor's transformer layers are grouped into `num_modules`
   modules (or as `grouping` says); each gets a one-layer successor copied
@@ -152,6 +158,8 @@ def build_theseus_classifier(predecessor,
       dropout=predecessor.dropout,
       problem_type=predecessor.problem_type,
       id2label=predecessor.id2label,
+      head_type=predecessor.head_type,
+      head_dense=predecessor.head_dense,
       name=name or f"theseus_{predecessor.name}")
   set_shared_trainable(model, train_shared)
   return model

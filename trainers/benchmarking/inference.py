@@ -41,7 +41,7 @@ from theseus_tf.export.signatures import text_input_names
 from theseus_tf.utils.transformers import save_pretrained
 from trainers.benchmarking.formats import FORMATS, TORCH_FORMATS
 from trainers.benchmarking.models import (example_features, example_texts,
-                                          weight_bytes)
+                                          model_inputs, weight_bytes)
 from trainers.evaluation import make_predict_function
 from trainers.timing import time_interleaved
 
@@ -193,12 +193,12 @@ def _tflite(variant, fmt, workdir, seq_length, calibration_texts, threads,
 def _pytorch(variant, fmt, workdir):
   """The variant as Hugging Face transformers runs it on PyTorch, eagerly."""
   import torch  # pylint: disable=import-outside-toplevel
-  from transformers import BertForSequenceClassification  # pylint: disable=import-outside-toplevel
+  from transformers import AutoModelForSequenceClassification  # pylint: disable=import-outside-toplevel
   from transformers.utils import logging as transformers_logging  # pylint: disable=import-outside-toplevel
   transformers_logging.disable_progress_bar()  # The benchmark logs its own.
   folder = workdir / f"{variant.name}.pytorch"
   save_pretrained(variant.model, folder)
-  model = BertForSequenceClassification.from_pretrained(
+  model = AutoModelForSequenceClassification.from_pretrained(
       folder, attn_implementation="sdpa").eval()
   size = folder_bytes(folder / "model.safetensors")
   if fmt == "pytorch-dynamic":
@@ -259,12 +259,21 @@ def export_variants(variants, formats, workdir, seq_length, threads,
       else:
         entry = _tflite(variant, fmt, workdir, seq_length, calibration_texts,
                         threads, text_pair)
-      exported[(variant.name, fmt)] = entry
+      exported[(variant.name, fmt)] = _only_model_inputs(entry, variant.model)
       if log and fmt != "keras":
         log(f"exported {variant.name} as {fmt}: "
             f"{entry.size_bytes / 2**20:.1f} MiB "
             f"({time.perf_counter() - began:.0f} s)")
   return exported
+
+
+def _only_model_inputs(entry, model):
+  """`entry` fed only the inputs `model` takes (RoBERTa: no token types)."""
+  bind, predict = entry.bind, entry.predict
+  entry.bind = lambda features: bind(model_inputs(model, features))
+  if predict is not None:
+    entry.predict = lambda features: predict(model_inputs(model, features))
+  return entry
 
 
 def paired_speedup(reference_times, times):

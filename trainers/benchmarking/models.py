@@ -29,11 +29,11 @@ from theseus_tf.export.text_preprocessor import read_tokenizer_options
 from theseus_tf.models import (BertBackbone, BertClassifier,
                                build_theseus_classifier)
 from theseus_tf.strip_successor import strip_successor
-from theseus_tf.utils.transformers import from_pretrained, resolve_model_dir
-from theseus_tf.utils.transformers.convert_bert import (
-    convert_backbone_config, hf_config_from_model)
+from theseus_tf.utils.transformers import (SUPPORTED_MODEL_TYPES,
+                                          build_classifier, from_pretrained,
+                                          resolve_model_dir)
 from theseus_tf.utils.transformers.preset_loader import (
-    TOKENIZER_FILES, read_checkpoint_config)
+    TOKENIZER_FILES, get_converter, read_checkpoint_config)
 from trainers.errors import UsageError
 from trainers.locations import default_model_dir
 from trainers.evaluation import count_parameters
@@ -242,11 +242,12 @@ def architecture_config(value):
   except ValueError as error:
     raise UsageError(
         f"--architecture {value}: not valid JSON: {error}") from None
-  if config.get("model_type", "bert") != "bert":
+  model_type = config.setdefault("model_type", "bert")
+  if model_type not in SUPPORTED_MODEL_TYPES:
     raise UsageError(
-        f"--architecture {value}: model_type {config.get('model_type')!r}; "
-        "only BERT is supported")
-  return dict(config, model_type="bert")
+        f"--architecture {value}: model_type {model_type!r}; supported model "
+        f"types: {', '.join(SUPPORTED_MODEL_TYPES)}")
+  return config
 
 
 @_quiet_loading
@@ -261,11 +262,18 @@ def build_predecessor(spec):
                                          spec.num_labels)
     return model, trained
   keras.utils.set_random_seed(0)  # The same weights in every process.
-  backbone = BertBackbone(**convert_backbone_config(spec.config))
-  model = BertClassifier(backbone, num_classes=spec.num_labels,
-                         name="bert_classifier")
-  model(example_features(2, 8, backbone.vocabulary_size))  # Builds it.
+  converter = get_converter(spec.config)
+  backbone = BertBackbone(**converter.convert_backbone_config(spec.config))
+  model = build_classifier(backbone, num_classes=spec.num_labels,
+                           name="bert_classifier")
+  model(model_inputs(model, example_features(2, 8, backbone.vocabulary_size)))
   return model, False
+
+
+def model_inputs(model, features):
+  """The entries of `features` that `model` takes (no token types for some)."""
+  names = getattr(model, "feature_names", FEATURE_NAMES)
+  return {name: features[name] for name in names}
 
 
 def example_features(batch_size, seq_length, vocabulary_size=1000, seed=0):
@@ -313,17 +321,22 @@ def build_plain_twin(successor):
   Same weights, so that the comparison measures structure only (activation
   values can change kernel speed, e.g. denormals).
   """
-  backbone = BertBackbone(
-      **convert_backbone_config(hf_config_from_model(successor)))
+  converter = get_converter({"model_type": successor.backbone.model_type})
+  backbone = BertBackbone(**converter.convert_backbone_config(
+      converter.hf_config_from_model(successor)))
   plain = BertClassifier(backbone, num_classes=successor.num_classes,
                          dropout=successor.dropout,
                          problem_type=successor.problem_type,
-                         id2label=successor.id2label, name="plain_classifier")
-  plain(example_features(2, 8, backbone.vocabulary_size))
+                         id2label=successor.id2label,
+                         head_type=successor.head_type,
+                         name="plain_classifier")
+  plain(model_inputs(plain, example_features(2, 8, backbone.vocabulary_size)))
   source_backbone = successor.backbone
   pairs = [(backbone.embeddings, source_backbone.embeddings),
            (backbone.pooler, source_backbone.pooler),
+           (plain.head_dense, successor.head_dense),
            (plain.output_dense, successor.output_dense)]
+  pairs = [(target, source) for target, source in pairs if target is not None]
   pairs += zip(backbone.transformer_layers, source_backbone.transformer_layers)
   for target, source in pairs:
     target.set_weights(source.get_weights())

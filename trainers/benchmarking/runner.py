@@ -151,6 +151,12 @@ def _add_torch_reference(result, args, settings, loaded, log):
         "No PyTorch reference: install torch (CPU wheel) to time the same "
         "training steps with Hugging Face transformers on PyTorch.")
     return
+  model_type = loaded.variants[0].model.backbone.model_type
+  if model_type != "bert":
+    result["notes"].append(
+        f"No PyTorch training reference for model_type {model_type!r}: it "
+        "re-implements BERT-of-Theseus on BertForSequenceClassification only.")
+    return
   log("training step: the PyTorch reference (transformers on torch)")
   torch_rows = torch_reference.measure_torch_training(
       loaded.predecessor_spec, loaded.successor_depth,

@@ -46,7 +46,8 @@ from trainers.errors import CommandFailed
 from trainers.timing import time_calls, time_interleaved
 from trainers.training import losses, optimization
 from trainers.benchmarking.models import (PredecessorSpec, build_predecessor,
-                                          equal_grouping, example_features)
+                                          equal_grouping, example_features,
+                                          model_inputs)
 
 FINETUNE = "fine-tuning"
 # The folder that holds the trainers package: the repository, or
@@ -127,8 +128,9 @@ def build_step(spec, config, depth, batch_size, seq_length, seed=0,
       2e-5, weight_decay=0.0, epsilon=1e-8, max_grad_norm=1.0,
       variables=variables)
   vocabulary = model.backbone.embeddings.vocabulary_size
-  features = {k: tf.constant(v) for k, v in example_features(
-      batch_size, seq_length, vocabulary, seed=seed).items()}
+  features = {k: tf.constant(v) for k, v in model_inputs(
+      model, example_features(batch_size, seq_length, vocabulary,
+                              seed=seed)).items()}
   rng = np.random.default_rng(seed)
   if model.is_regression:
     labels = tf.constant(rng.random(batch_size, dtype=np.float32))

@@ -114,8 +114,9 @@ def _measure(folder, task, eval_sets, tokenizer):
   from trainers.model_io import load_task_classifier
   model = load_task_classifier("model", folder, task)
   sentence = "it 's a charming and often affecting journey ."
-  features = {k: v.astype("int32") for k, v in tokenizer(
-      [sentence], return_tensors="np", return_token_type_ids=True).items()}
+  encoded = tokenizer([sentence], return_tensors="np",
+                      return_token_type_ids=True)
+  features = {k: encoded[k].astype("int32") for k in model.feature_names}
   return {
       "model": str(folder),
       "num_layers": model.backbone.num_layers,

@@ -156,7 +156,14 @@ def _export(args):
   from theseus_tf import export  # pylint: disable=import-outside-toplevel
   from theseus_tf.export.text_preprocessor import read_tokenizer_options  # pylint: disable=import-outside-toplevel
   _check_model_path(args.model)
-  read_tokenizer_options(tokenizer)
+  needs_tokenizer = (args.format == "saved_model" or args.inputs == "text" or
+                     args.quantize == "int8")
+  if needs_tokenizer:
+    read_tokenizer_options(tokenizer)
+  else:
+    # A token-id TFLite model needs no tokenizer (RoBERTa's and XLM-R's have
+    # no in-graph version yet).
+    tokenizer = None
   output = pathlib.Path(args.output_dir) / (
       args.output_file or f"{model_name}.{args.inputs}.{args.quantize}.tflite")
   if args.format == "saved_model" and args.version is not None:

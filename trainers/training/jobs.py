@@ -102,6 +102,7 @@ def compress_job(args, predecessor, schedule, replacing_steps):
         backbone.embeddings, layers, backbone.pooler,
         head=predecessor.output_dense, dropout=predecessor.dropout,
         problem_type=predecessor.problem_type, id2label=predecessor.id2label,
+        head_type=predecessor.head_type, head_dense=predecessor.head_dense,
         name=f"finetune_{depth}_layers")
     return finetune_job(student)
   return _distill_job(args, predecessor, depth)
@@ -137,6 +138,11 @@ def _theseus_job(args, predecessor, depth, schedule, replacing_steps):
       replacement_rate=replacement_rate)
 
 
+def _copy_or_none(layer, name):
+  """A trained copy of `layer`; None (a family without it) stays None."""
+  return None if layer is None else theseus_tf.copy_layer(layer, name)
+
+
 def _distill_job(args, teacher, depth):
   backbone = teacher.backbone
   teacher.trainable = False
@@ -145,10 +151,12 @@ def _distill_job(args, teacher, depth):
       theseus_tf.build_successor_layers(
           backbone.transformer_layers, depth, args.init,
           name_prefix="student_layer"),
-      theseus_tf.copy_layer(backbone.pooler, "student_pooler"),
+      _copy_or_none(backbone.pooler, "student_pooler"),
       head=theseus_tf.copy_layer(teacher.output_dense, "student_classifier"),
       dropout=teacher.dropout, problem_type=teacher.problem_type,
-      id2label=teacher.id2label, name=f"distill_{depth}_layers")
+      id2label=teacher.id2label, head_type=teacher.head_type,
+      head_dense=_copy_or_none(teacher.head_dense, "student_head_dense"),
+      name=f"distill_{depth}_layers")
 
   def loss(features, labels, logits):
     teacher_logits = teacher(features, training=False)

@@ -59,3 +59,25 @@ def test_example_texts_fill_the_sequence_length():
   assert texts == models.example_texts(3, 16, seed=1)
   lengths = {len(t.split()) for t in models.synthetic_sentences(50, 4, 60)}
   assert min(lengths) >= 4 and max(lengths) <= 60 and len(lengths) > 10
+
+
+def test_random_architecture_of_other_families(fixtures_dir, tmp_path):
+  import numpy as np
+  import pytest
+  for family in ("roberta", "distilbert"):
+    source = fixtures_dir / "families" / f"tiny-{family}-classifier"
+    if not source.is_dir():
+      pytest.skip(f"{source} not found")
+    path = tmp_path / f"{family}.json"
+    path.write_text((source / "config.json").read_text())
+    loaded = models.load_variants(_args(architecture=str(path)), None)
+    predecessor, plain = loaded["predecessor"].model, loaded["plain"].model
+    assert predecessor.backbone.model_type == family
+    assert predecessor.head_type == plain.head_type == (
+        "roberta" if family == "roberta" else "distilbert")
+    assert loaded["successor"].num_layers == 2
+    features = models.model_inputs(
+        plain, models.example_features(2, 8, plain.backbone.vocabulary_size))
+    assert "token_type_ids" not in features
+    np.testing.assert_allclose(plain(features),
+                               loaded["successor"].model(features), atol=1e-5)

@@ -175,9 +175,7 @@ def test_save_pretrained_refuses_non_bert_blocks(tmp_path):
 
 
 def test_hugging_face_loads_the_saved_checkpoint(fixtures_dir, tmp_path):
-  torch = pytest.importorskip(
-      "torch", reason="torch is not installed: cannot load the export with "
-      "Hugging Face's PyTorch BertForSequenceClassification")
+  import torch  # A test dependency (setup.py "test" extra): runs in CI.
   from transformers import BertForSequenceClassification
   reference = np.load(fixtures_dir / "tiny_bert_classifier_reference.npz")
   classifier = from_pretrained(fixtures_dir / "tiny-bert-classifier")

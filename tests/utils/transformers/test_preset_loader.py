@@ -40,12 +40,12 @@ def test_imports_go_one_way_from_converters_to_models():
 
 def test_unsupported_model_type_lists_the_supported_ones(tmp_path):
   write_checkpoint(tmp_path)
-  edit_config(tmp_path, model_type="roberta")
+  edit_config(tmp_path, model_type="deberta-v2")
   with pytest.raises(ValueError) as error:
     from_pretrained(tmp_path)
   message = str(error.value)
   assert "\n" not in message
-  assert "model_type='roberta'" in message
+  assert "model_type='deberta-v2'" in message
   assert f"supported model types: {', '.join(SUPPORTED_MODEL_TYPES)}." in message
   assert "bert" in SUPPORTED_MODEL_TYPES
 

@@ -4,10 +4,14 @@ The converter of one model family, used by `preset_loader` (registered in its
 `CONVERTERS`). A converter module provides:
 
 - `backbone_cls`, `classifier_cls`: the Keras classes it builds.
-- `FAMILY`, `ENCODER_PREFIX`, `HEAD_NAMES`, `OPTIONAL_PREFIXES`,
-  `IGNORED_NAME_PATTERNS`, `CHECKPOINT_LAYOUT`: the checkpoint's naming.
+- `FAMILY`, `ENCODER_PREFIX`, `HEAD_NAMES` (the output layer's weight
+  first), `OPTIONAL_PREFIXES`, `IGNORED_NAME_PATTERNS`, `CHECKPOINT_LAYOUT`:
+  the checkpoint's naming; `SIZE_KEYS`: the config keys that set tensor
+  shapes and depth, quoted in error messages.
 - `canonical_name(name)`: a checkpoint tensor name as the name map spells it.
 - `convert_backbone_config(hf_config)`: `config.json` -> backbone arguments.
+- `convert_classifier_config(hf_config, backbone)`: `config.json` -> the
+  classifier's `head_type` and `dropout`.
 - `backbone_weights(backbone, prefix)`, `head_weights(classifier)`: the
   name map, as lists of `WeightMap`.
 - `hf_config_from_model(model)`: the `config.json` describing a model.
@@ -47,6 +51,8 @@ IGNORED_NAME_PATTERNS = (
 CHECKPOINT_LAYOUT = (
     "embeddings.*, encoder.layer.<0..n-1>.*, pooler.* and optionally "
     "classifier.* (each optionally prefixed with 'bert.')")
+SIZE_KEYS = ("num_hidden_layers", "hidden_size", "intermediate_size",
+             "vocab_size")
 
 _SUPPORTED_POSITION_EMBEDDINGS = ("absolute",)
 
@@ -75,12 +81,11 @@ def canonical_name(name):
                 re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", name))
 
 
-def convert_backbone_config(hf_config):
-  """Maps a Hugging Face BERT config dict to `BertBackbone` arguments.
+def check_encoder_config(hf_config, family=FAMILY):
+  """Raises for what BERT-layout encoders (BERT, RoBERTa, ELECTRA) lack.
 
   Raises:
-    ValueError: the config describes a BERT variant the backbone does not
-      implement (relative position embeddings, a decoder).
+    ValueError: relative position embeddings, or a decoder.
   """
   position_type = hf_config.get("position_embedding_type", "absolute")
   if position_type not in _SUPPORTED_POSITION_EMBEDDINGS:
@@ -89,9 +94,13 @@ def convert_backbone_config(hf_config):
         "position embeddings are supported.")
   if hf_config.get("is_decoder") or hf_config.get("add_cross_attention"):
     raise ValueError(
-        "a BERT decoder (is_decoder / add_cross_attention): only the "
+        f"a {family} decoder (is_decoder / add_cross_attention): only the "
         "bidirectional encoder is supported.")
-  get = lambda key: hf_config.get(key, _HF_BERT_DEFAULTS[key])  # pylint: disable=unnecessary-lambda-assignment
+
+
+def encoder_arguments(hf_config, defaults):
+  """`BertBackbone` arguments from a BERT-layout config, `defaults` filling gaps."""
+  get = lambda key: hf_config.get(key, defaults[key])  # pylint: disable=unnecessary-lambda-assignment
   pad_token_id = get("pad_token_id")
   return {
       "vocabulary_size": get("vocab_size"),
@@ -110,7 +119,32 @@ def convert_backbone_config(hf_config):
   }
 
 
-def _transformer_layer_weights(prefix, layer):
+def convert_backbone_config(hf_config):
+  """Maps a Hugging Face BERT config dict to `BertBackbone` arguments.
+
+  Raises:
+    ValueError: the config describes a BERT variant the backbone does not
+      implement (relative position embeddings, a decoder).
+  """
+  check_encoder_config(hf_config)
+  return dict(encoder_arguments(hf_config, _HF_BERT_DEFAULTS),
+              model_type="bert")
+
+
+def classifier_dropout(hf_config, backbone):
+  """Hugging Face's rule: `classifier_dropout`, else the hidden dropout."""
+  dropout = hf_config.get("classifier_dropout")
+  return backbone.dropout if dropout is None else dropout
+
+
+def convert_classifier_config(hf_config, backbone):
+  """The `BertClassifier` arguments of a BERT config: pooler head."""
+  return {"head_type": "pooler",
+          "dropout": classifier_dropout(hf_config, backbone)}
+
+
+def transformer_layer_weights(prefix, layer):
+  """The `WeightMap`s of one `BertTransformerLayer` in BERT's layout."""
   attention = f"{prefix}.attention"
   return [
       # One fused [hidden, 3 * hidden] Keras kernel holds query, key, value.
@@ -137,7 +171,7 @@ def backbone_weights(backbone, prefix=""):
       *layer_norm(f"{prefix}embeddings.LayerNorm", embeddings.layer_norm),
   ]
   for i, layer in enumerate(backbone.transformer_layers):
-    weights += _transformer_layer_weights(f"{prefix}encoder.layer.{i}", layer)
+    weights += transformer_layer_weights(f"{prefix}encoder.layer.{i}", layer)
   weights += dense(f"{prefix}pooler.dense", backbone.pooler)
   return weights
 
@@ -147,12 +181,12 @@ def head_weights(classifier):
   return dense("classifier", classifier.output_dense)
 
 
-def _check_standard_bert(backbone):
-  """Raises unless `backbone` is made of plain BERT layers."""
+def check_plain_layers(backbone, family=FAMILY):
+  """Raises unless `backbone` is plain embeddings and identical layers."""
   if not isinstance(backbone.embeddings, BertEmbeddings):
     raise TypeError(
         f"backbone.embeddings is a {type(backbone.embeddings).__name__}, not "
-        "a BertEmbeddings: only standard BERT layers map to Hugging Face "
+        f"a BertEmbeddings: only standard {family} layers map to Hugging Face "
         "names.")
   if not backbone.transformer_layers:
     raise ValueError("The backbone has no transformer layers to save.")
@@ -161,7 +195,7 @@ def _check_standard_bert(backbone):
     if not isinstance(block, BertTransformerLayer):
       raise TypeError(
           f"backbone.transformer_layers[{i}] is a {type(block).__name__}, not "
-          "a BertTransformerLayer: a Hugging Face BERT checkpoint holds plain "
+          f"a BertTransformerLayer: a Hugging Face {family} checkpoint holds plain "
           "transformer layers only. Build a model from the layers to export "
           "first (e.g. the successor's, with BertBackbone.from_layers or "
           "build_bert_classifier) and save that.")
@@ -175,6 +209,11 @@ def _check_standard_bert(backbone):
           f"backbone.transformer_layers[{i}] has a different configuration "
           f"from layer 0 ({config} vs {reference}); a Hugging Face config "
           "describes identical layers.")
+
+
+def _check_standard_bert(backbone):
+  """Raises unless `backbone` is made of plain BERT layers."""
+  check_plain_layers(backbone)
   pooler = backbone.pooler
   if (not isinstance(pooler, keras.layers.Dense) or not pooler.use_bias or
       getattr(pooler.activation, "__name__", None) != "tanh"):
@@ -183,23 +222,13 @@ def _check_standard_bert(backbone):
         "pooler is a Dense layer with bias and tanh activation.")
 
 
-def hf_config_from_model(model):
-  """The Hugging Face `config.json` dict describing `model`.
-
-  Args:
-    model: a `BertClassifier` or `BertBackbone` whose transformer layers are
-      all `BertTransformerLayer`s with the same configuration.
-
-  Raises:
-    TypeError, ValueError: `model` is not a plain BERT model.
-  """
-  backbone = model.backbone if isinstance(model, BertClassifier) else model
-  _check_standard_bert(backbone)
+def encoder_hf_config(backbone, architecture, model_type):
+  """The `config.json` keys of a BERT-layout encoder (BERT, RoBERTa, ELECTRA)."""
   embeddings = backbone.embeddings
   layer = backbone.transformer_layers[0]
-  config = {
-      "architectures": ["BertModel"],
-      "model_type": "bert",
+  return {
+      "architectures": [architecture],
+      "model_type": model_type,
       "vocab_size": embeddings.vocabulary_size,
       "hidden_size": embeddings.hidden_dim,
       "num_hidden_layers": len(backbone.transformer_layers),
@@ -216,11 +245,43 @@ def hf_config_from_model(model):
       "position_embedding_type": "absolute",
       "dtype": "float32",
   }
-  if isinstance(model, BertClassifier):
-    config["architectures"] = ["BertForSequenceClassification"]
-    config["classifier_dropout"] = (None if model.dropout == layer.dropout else
-                                    model.dropout)
-    config["problem_type"] = model.problem_type
-    config["id2label"] = {str(i): label for i, label in model.id2label.items()}
-    config["label2id"] = {label: i for i, label in model.id2label.items()}
+
+
+def label_hf_config(model):
+  """The `config.json` keys of a classifier's labels and problem type."""
+  return {
+      "problem_type": model.problem_type,
+      "id2label": {str(i): label for i, label in model.id2label.items()},
+      "label2id": {label: i for i, label in model.id2label.items()},
+  }
+
+
+def check_head_type(model, head_type, family):
+  """Raises unless the classifier `model` has the head of `family`."""
+  if model.head_type != head_type:
+    raise ValueError(
+        f"The classifier has head_type={model.head_type!r}; a Hugging Face "
+        f"{family} classifier has the {head_type!r} head.")
+
+
+def hf_config_from_model(model):
+  """The Hugging Face `config.json` dict describing `model`.
+
+  Args:
+    model: a `BertClassifier` or `BertBackbone` whose transformer layers are
+      all `BertTransformerLayer`s with the same configuration.
+
+  Raises:
+    TypeError, ValueError: `model` is not a plain BERT model.
+  """
+  is_classifier = isinstance(model, BertClassifier)
+  backbone = model.backbone if is_classifier else model
+  _check_standard_bert(backbone)
+  if not is_classifier:
+    return encoder_hf_config(backbone, "BertModel", "bert")
+  check_head_type(model, "pooler", FAMILY)
+  config = encoder_hf_config(backbone, "BertForSequenceClassification", "bert")
+  config["classifier_dropout"] = (
+      None if model.dropout == config["hidden_dropout_prob"] else model.dropout)
+  config.update(label_hf_config(model))
   return config

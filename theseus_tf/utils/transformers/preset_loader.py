@@ -17,6 +17,9 @@ import numpy as np
 from theseus_tf.models.bert_classifier import default_problem_type
 from theseus_tf.utils import file_io
 from theseus_tf.utils.transformers import convert_bert
+from theseus_tf.utils.transformers import convert_distilbert
+from theseus_tf.utils.transformers import convert_electra
+from theseus_tf.utils.transformers import convert_roberta
 from theseus_tf.utils.transformers.hf_config import CONFIG_NAME
 from theseus_tf.utils.transformers.hf_config import read_hf_config
 from theseus_tf.utils.transformers.hf_config import write_hf_config
@@ -32,6 +35,10 @@ logger = logging.getLogger(__name__)
 # Hugging Face `model_type` -> the module converting that family.
 CONVERTERS = {
     "bert": convert_bert,
+    "distilbert": convert_distilbert,
+    "electra": convert_electra,
+    "roberta": convert_roberta,
+    "xlm-roberta": convert_roberta,
 }
 SUPPORTED_MODEL_TYPES = tuple(sorted(CONVERTERS))
 
@@ -106,8 +113,9 @@ def from_pretrained(path_or_hub_id,
   Reads `config.json` and `model.safetensors` (or the shards listed in
   `model.safetensors.index.json`) with the safetensors numpy API, and
   converts them with the converter of the config's `model_type` (one of
-  `CONVERTERS`). Encoder names may carry the task models' prefix (`bert.`)
-  or not (`BertModel`). Heads of other tasks (pre-training, question
+  `SUPPORTED_MODEL_TYPES`: bert, distilbert, electra, roberta,
+  xlm-roberta). Encoder names may carry the task models' prefix (`bert.`,
+  `roberta.`, ...) or not (`BertModel`). Heads of other tasks (pre-training, question
   answering) are skipped; any other tensor the config does not account for
   is an error.
 
@@ -205,15 +213,12 @@ def from_pretrained(path_or_hub_id,
     id2label = hf_config.get("id2label")
     if id2label is not None and len(id2label) != num_labels:
       id2label = None
-    dropout = hf_config.get("classifier_dropout")
-    if dropout is None:
-      dropout = backbone.dropout
     model = converter.classifier_cls(
         backbone,
         num_classes=num_labels,
-        dropout=dropout,
         problem_type=problem_type,
-        id2label=id2label)
+        id2label=id2label,
+        **converter.convert_classifier_config(hf_config, backbone))
     if has_head:
       weights += converter.head_weights(model)
     else:
@@ -223,6 +228,33 @@ def from_pretrained(path_or_hub_id,
 
   _assign_weights(weights, tensors, folder, hf_config, converter)
   return model
+
+
+def build_classifier(backbone, num_classes, **kwargs):
+  """A new classifier on `backbone` with the head of the backbone's family.
+
+  The head (BERT's pooler, RoBERTa's, ELECTRA's or DistilBERT's) and its
+  dropout follow the family's defaults for `backbone.model_type`; the head's
+  weights are freshly initialised.
+
+  Args:
+    backbone: a `BertBackbone`, e.g. `from_pretrained(..., task="backbone")`.
+    num_classes: number of outputs (1 for regression).
+    **kwargs: further `BertClassifier` arguments (`problem_type`,
+      `id2label`, `dropout`, `name`).
+
+  Example:
+
+  ```python
+  backbone = from_pretrained("path/to/roberta-folder", task="backbone")
+  classifier = build_classifier(backbone, num_classes=3)
+  ```
+  """
+  converter = get_converter({"model_type": backbone.model_type})
+  arguments = converter.convert_classifier_config({}, backbone)
+  arguments.update(kwargs)
+  return converter.classifier_cls(backbone, num_classes=num_classes,
+                                  **arguments)
 
 
 def _assign_weights(weights, tensors, folder, hf_config, converter):
@@ -241,14 +273,12 @@ def _assign_weights(weights, tensors, folder, hf_config, converter):
         raise ValueError(
             f"{path}: tensor {original_name} has shape {list(array.shape)}, "
             f"expected {list(shape)} from {pathlib.Path(folder) / CONFIG_NAME} "
-            f"(hidden_size={hf_config.get('hidden_size')}, intermediate_size="
-            f"{hf_config.get('intermediate_size')}, vocab_size="
-            f"{hf_config.get('vocab_size')}): the config and weights do not "
-            "belong together.")
+            f"({_size_summary(hf_config, converter)}): the config and weights "
+            "do not belong together.")
       arrays.append(array)
     weight.variable.assign(weight.to_keras(arrays).astype(np.float32))
 
-  layers = hf_config.get("num_hidden_layers")
+  sizes = _size_summary(hf_config, converter)
   for weight in missing:
     if all(name.startswith(converter.OPTIONAL_PREFIXES)
            for name in weight.hf_names):
@@ -261,7 +291,7 @@ def _assign_weights(weights, tensors, folder, hf_config, converter):
         f"Tensor {absent[0]} (shape {list(weight.hf_shapes()[0])}) is missing "
         f"from the weights in {folder} (names are accepted with or without "
         f"the {converter.ENCODER_PREFIX!r} prefix); the checkpoint does not "
-        f"match its {CONFIG_NAME} (num_hidden_layers={layers}).")
+        f"match its {CONFIG_NAME} ({sizes}).")
 
   unexpected = sorted(
       name for name in tensors
@@ -273,20 +303,38 @@ def _assign_weights(weights, tensors, folder, hf_config, converter):
     raise ValueError(
         f"Unexpected tensor(s) in {folder}: {', '.join(shown)}{more}. A "
         f"{converter.FAMILY} checkpoint with this {CONFIG_NAME} "
-        f"(num_hidden_layers={layers}) has {converter.CHECKPOINT_LAYOUT}: is "
+        f"({sizes}) has {converter.CHECKPOINT_LAYOUT}: is "
         "this another architecture, or is the config from another model?")
 
 
+def _size_summary(hf_config, converter):
+  """E.g. "num_hidden_layers=4, hidden_size=64, ...", for error messages."""
+  return ", ".join(f"{key}={hf_config.get(key)}"
+                   for key in converter.SIZE_KEYS)
+
+
 def _converter_for_model(model):
-  model_classes = [(converter, cls)
-                   for converter in CONVERTERS.values()
-                   for cls in (converter.classifier_cls, converter.backbone_cls)]
-  for converter, cls in model_classes:
-    if isinstance(model, cls):
-      return converter
-  names = " or ".join(f"a {cls.__name__}" for _, cls in model_classes)
-  raise TypeError(
-      f"save_pretrained takes {names}, not a {type(model).__name__}.")
+  """The converter of `model`'s family (`model_type` its embeddings record)."""
+  model_classes = list(dict.fromkeys(
+      cls for converter in CONVERTERS.values()
+      for cls in (converter.classifier_cls, converter.backbone_cls)))
+  if not isinstance(model, tuple(model_classes)):
+    names = " or ".join(f"a {cls.__name__}" for cls in model_classes)
+    raise TypeError(
+        f"save_pretrained takes {names}, not a {type(model).__name__}.")
+  backbone = getattr(model, "backbone", model)
+  model_type = getattr(backbone.embeddings, "model_type", "bert")
+  if model_type not in CONVERTERS:
+    raise ValueError(
+        f"The model records model_type={model_type!r}; save_pretrained "
+        f"writes {', '.join(SUPPORTED_MODEL_TYPES)}.")
+  converter = CONVERTERS[model_type]
+  if not isinstance(model, (converter.classifier_cls, converter.backbone_cls)):
+    raise TypeError(
+        f"A {model_type} model must be a {converter.classifier_cls.__name__} "
+        f"or {converter.backbone_cls.__name__}, not a "
+        f"{type(model).__name__}.")
+  return converter
 
 
 def _model_tensors(model, converter):
@@ -309,10 +357,13 @@ def save_pretrained(model, directory, tokenizer=None):
   """Writes `model` as a Hugging Face checkpoint folder.
 
   Writes `config.json` and `model.safetensors` in Hugging Face names and
-  layout: a `BertClassifier` as `BertForSequenceClassification` (`bert.`
-  prefixed encoder + `classifier` head, `id2label`/`label2id`,
-  `problem_type`), a `BertBackbone` as `BertModel`. `num_hidden_layers` is the
-  saved model's depth. With a `tokenizer`, its files are written too
+  layout, for the family the model records (`model_type`: bert, roberta,
+  xlm-roberta, electra, distilbert): a `BertClassifier` as
+  `<Family>ForSequenceClassification` (e.g. `bert.` prefixed encoder +
+  `classifier` head, `id2label`/`label2id`, `problem_type`), a
+  `BertBackbone` as `<Family>Model`. `num_hidden_layers` (DistilBERT:
+  `n_layers`) is the saved model's depth, so a stripped Theseus successor is
+  a regular checkpoint of its family. With a `tokenizer`, its files are written too
   (`tokenizer.save_pretrained`).
 
   Everything is first written to a temporary folder beside `directory`. A new
