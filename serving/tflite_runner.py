@@ -98,8 +98,6 @@ class TFLiteClassifier:
       else:
         inputs = {"text": np.array(texts, dtype=object)}
     else:
-      # The model's own inputs: RoBERTa and DistilBERT take no token types.
-      names = list(self._runner.get_input_details())
       encoded = self._tokenizer(
           [t[0] for t in texts] if pairs else list(texts),
           [t[1] for t in texts] if pairs else None,

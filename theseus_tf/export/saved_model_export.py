@@ -233,7 +233,7 @@ def _warmup_inputs(preprocessor, text_pair, warmup_texts, feature_names,
 
 
 def _metadata(model, preprocessor, model_name, version, text_pair,
-              feature_names=FEATURE_NAMES, jit_compile=False):
+              feature_names, jit_compile):
   import theseus_tf  # pylint: disable=g-import-not-at-top
   backbone = getattr(model, "backbone", None)
   if preprocessor is None:

@@ -338,6 +338,8 @@ def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
     archive.add_endpoint(SERVING_DEFAULT, text_fn, specs)
 
   if ids:
+    # One positional argument per model input; the specs' names name the
+    # signature's inputs.
     def ids_fn(*tensors):
       features = dict(zip(feature_names, tensors))
       if checks:
@@ -345,16 +347,6 @@ def add_endpoints(archive, model, preprocessor, text_pair, ids_length=None,
           features = {k: tf.identity(v) for k, v in features.items()}
       return run(features)
 
-    # Named arguments, one per model input: they name the signature's inputs.
-    if "token_type_ids" in feature_names:
-      def ids_fn(input_ids, attention_mask, token_type_ids):
-        return run_ids({"input_ids": input_ids,
-                        "attention_mask": attention_mask,
-                        "token_type_ids": token_type_ids})
-    else:
-      def ids_fn(input_ids, attention_mask):
-        return run_ids({"input_ids": input_ids,
-                        "attention_mask": attention_mask})
     specs = [tf.TensorSpec([None, ids_length], tf.int32, name=name)
              for name in feature_names]
     archive.add_endpoint(PREDICT_IDS if text else SERVING_DEFAULT, ids_fn,

@@ -154,16 +154,17 @@ def _export(args):
   tokenizer = args.tokenizer or model_record.model_folder(args.model)
   # Cheap checks first: loading a large model only to fail is slow.
   from theseus_tf import export  # pylint: disable=import-outside-toplevel
-  from theseus_tf.export.text_preprocessor import read_tokenizer_options  # pylint: disable=import-outside-toplevel
+  from theseus_tf.export import preprocessor_loader  # pylint: disable=import-outside-toplevel
   _check_model_path(args.model)
   needs_tokenizer = (args.format == "saved_model" or args.inputs == "text" or
                      args.quantize == "int8")
   if needs_tokenizer:
-    read_tokenizer_options(tokenizer)
+    family, _ = preprocessor_loader.tokenizer_family(tokenizer)
+    if (args.format == "tflite" and args.inputs == "text" and
+        family == preprocessor_loader.BYTE_PAIR):
+      raise NotImplementedError(preprocessor_loader.BPE_TFLITE_ERROR)
   else:
-    # A token-id TFLite model needs no tokenizer (RoBERTa's and XLM-R's have
-    # no in-graph version yet).
-    tokenizer = None
+    tokenizer = None  # A token-id TFLite model needs no tokenizer.
   output = pathlib.Path(args.output_dir) / (
       args.output_file or f"{model_name}.{args.inputs}.{args.quantize}.tflite")
   if args.format == "saved_model" and args.version is not None:

@@ -1,7 +1,7 @@
 """theseus-tf end to end for each encoder family beyond BERT, on real GLUE rows.
 
 finetune -> compress --method theseus -> evaluate -> export (TFLite token
-ids), a couple of steps each, from the tiny fixtures of
+ids; a raw-text SavedModel, tokenizing in the graph), a couple of steps each, from the tiny fixtures of
 `../shared/fixtures/families`: `--model` dispatches on `model_type`, and the
 checkpoint's own tokenizer decides the features (no token types for RoBERTa,
 XLM-R, DistilBERT).
@@ -70,6 +70,25 @@ def test_finetune_compress_evaluate_export(run_cli, fixtures_dir, glue_dir,
   expected = {"input_ids", "attention_mask"} | (
       {"token_type_ids"} if family == "electra" else set())
   assert set(runner.get_input_details()) == expected
+
+  # The served model tokenizes raw text in the graph as the checkpoint's own
+  # tokenizer does, and computes the Keras model's logits.
+  import tensorflow as tf
+  import tensorflow_text  # noqa: F401  (the tokenizer ops)
+  from theseus_tf.utils.transformers import from_pretrained, load_tokenizer
+  result = run_cli("export", "--model", final, "--format", "saved_model",
+                   "--output-dir", tmp_path / "serving", "--max-seq-length",
+                   "32")
+  assert result.returncode == 0, result.stderr
+  served = tf.saved_model.load(result.stdout.strip().splitlines()[-1])
+  texts = ["the movie was a charming and often affecting journey .",
+           "Héllo, naïve café! 東京 🙂", ""]
+  encoded = load_tokenizer(str(final))(
+      texts, truncation=True, max_length=32, padding=True, return_tensors="np")
+  model = from_pretrained(str(final))
+  want = model({name: encoded[name] for name in model.feature_names})
+  got = served.signatures["serving_default"](text=tf.constant(texts))
+  np.testing.assert_allclose(got["logits"], want, atol=1e-4)
 
 
 @pytest.mark.parametrize("family,method", [("distilbert", "distill"),
