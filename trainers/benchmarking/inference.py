@@ -115,12 +115,14 @@ def _saved_model(variant, fmt, workdir, seq_length, text_pair, loaded):
                     _text_binder(signatures["serving_default"], seq_length,
                                  text_pair), predict=None)
   signature = signatures["predict_ids"]
+  # The model's own inputs: no token_type_ids for RoBERTa, XLM-R, DistilBERT.
+  names = set(signature.structured_input_signature[1])
 
   def predict(features):
-    return signature(**features)["logits"]
+    return signature(**{k: features[k] for k in names})["logits"]
 
   def bind(features):
-    tensors = {k: tf.constant(v) for k, v in features.items()}
+    tensors = {k: tf.constant(features[k]) for k in names}
     return lambda: signature(**tensors)["logits"].numpy()
 
   return Exported(variant.name, fmt, folder_bytes(path), tensorflow_device(),
