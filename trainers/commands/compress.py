@@ -95,15 +95,18 @@ def add_parser(subparsers):
       "--unfreeze-shared", action="store_true",
       help="also train the embeddings, pooler and classifier head during the "
       "successor-only phase (the paper keeps them frozen).")
-  group = parser.add_argument_group("distillation (--method distill)")
+  group = parser.add_argument_group(
+      "distillation (--method distill; --method theseus with --alpha)")
   group.add_argument(
       "--temperature", type=flags.positive_float, metavar="T",
       help="softmax temperature of the soft targets (default: 2).")
   group.add_argument(
       "--alpha", type=flags.probability, metavar="A",
       help="weight of the soft loss: A * T^2 * KL(teacher || student) + "
-      "(1 - A) * CE(labels); MSE to the teacher for regression "
-      "(default: 0.5).")
+      "(1 - A) * CE(labels); MSE to the teacher for regression. distill: "
+      "default 0.5. theseus: the predecessor's soft targets join the task "
+      "loss (Theseus + KD); default: off, the task loss alone as in the "
+      "paper.")
   flags.add_training_data_flags(parser, max_seq_length_default=None)
   flags.add_training_flags(parser, default_learning_rate=2e-5)
   return parser

@@ -92,11 +92,16 @@ def check_compress(args):
     args.epochs = DEFAULT_EPOCHS
 
   distill = args.method == "distill"
-  _only_with(args, ("temperature", "alpha"), distill, "--method distill")
-  _only_with(args, ("unfreeze_shared",), args.method == "theseus",
-             "--method theseus")
-  if distill:
-    if args.temperature is None:
-      args.temperature = DEFAULT_TEMPERATURE
-    if args.alpha is None:
-      args.alpha = DEFAULT_ALPHA
+  theseus = args.method == "theseus"
+  # Theseus + KD: the frozen predecessor's soft targets join the task loss
+  # when --alpha is given (off by default: the paper trains on the task
+  # loss alone).
+  _only_with(args, ("alpha",), distill or theseus,
+             "--method distill or --method theseus")
+  _only_with(args, ("temperature",), distill or _given(args, "alpha"),
+             "--method distill, or --method theseus with --alpha")
+  _only_with(args, ("unfreeze_shared",), theseus, "--method theseus")
+  if distill and args.alpha is None:
+    args.alpha = DEFAULT_ALPHA
+  if args.alpha is not None and args.temperature is None:
+    args.temperature = DEFAULT_TEMPERATURE

@@ -131,9 +131,13 @@ def _theseus_job(args, predecessor, depth, schedule, replacing_steps):
     step = max(int(module.replacement_step.numpy()) - 1, 0)
     return float(module.replacement_rate(step))
 
+  loss = _task_loss(model.is_regression)
+  if args.alpha is not None:  # Theseus + KD.
+    loss = _soft_target_loss(args, predecessor, model.is_regression)
+
   return TrainingJob(
       model=model, export_model=theseus_tf.strip_successor(model),
-      loss=_task_loss(model.is_regression), variables=variables,
+      loss=loss, variables=variables,
       phase_of=phase_of, enter_phase=enter_phase,
       replacement_rate=replacement_rate)
 
@@ -158,11 +162,19 @@ def _distill_job(args, teacher, depth):
       head_dense=_copy_or_none(teacher.head_dense, "student_head_dense"),
       name=f"distill_{depth}_layers")
 
+  return TrainingJob(
+      model=student, export_model=student,
+      loss=_soft_target_loss(args, teacher, student.is_regression),
+      variables=list(student.trainable_variables))
+
+
+def _soft_target_loss(args, teacher, is_regression):
+  """The distillation loss against the frozen `teacher`'s outputs."""
+
   def loss(features, labels, logits):
     teacher_logits = teacher(features, training=False)
     return losses.distillation_loss(logits, teacher_logits, labels,
-                                    student.is_regression, args.temperature,
+                                    is_regression, args.temperature,
                                     args.alpha)
 
-  return TrainingJob(model=student, export_model=student, loss=loss,
-                     variables=list(student.trainable_variables))
+  return loss

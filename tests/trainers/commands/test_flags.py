@@ -65,6 +65,9 @@ def test_defaults_are_resolved():
   assert (linear.base_rate, linear.replacement_rate) == (0.3, None)
   distill = _compress("--method", "distill")
   assert (distill.temperature, distill.alpha) == (2.0, 0.5)
+  assert args.alpha is None  # Theseus: the task loss alone by default.
+  theseus_kd = _compress("--alpha", "0.3")  # Theseus + KD.
+  assert (theseus_kd.temperature, theseus_kd.alpha) == (2.0, 0.3)
 
 
 def test_typed_values():
@@ -146,7 +149,11 @@ def test_missing_config_file(tmp_path):
     (("--replacing-steps", "9", "--successor-steps", "5", "--epochs", "2"),
      "both set the budget"),
     (("--successor-steps", "5",), "need the length of the replacing phase"),
-    (("--temperature", "2"), "--temperature only applies to --method distill"),
+    (("--temperature", "2"),
+     "--temperature only applies to --method distill, or --method theseus "
+     "with --alpha"),
+    (("--method", "finetune", "--alpha", "0.5"),
+     "--alpha only applies to --method distill or --method theseus"),
     (("--method", "finetune", "--unfreeze-shared"),
      "--unfreeze-shared only applies to --method theseus"),
     (("--epochs", "2", "--max-steps", "9"), "exclude each other"),
