@@ -397,6 +397,77 @@ def load_results(args):
   return results
 
 
+def load_curves(args):
+  """`{task: {method: {seed: [(step, dev score x 100), ...]}}}`."""
+  curves = {}
+  for path in sorted(pathlib.Path(args.results_dir).glob("*/*.json")):
+    record = json.loads(path.read_text())
+    points = [(e["step"], 100 * e["score"])
+              for e in record.get("eval_history", ())]
+    if points:
+      curves.setdefault(path.parent.name, {}).setdefault(
+          record["method"], {})[record["seed"]] = points
+  return curves
+
+
+def median_curve(seeds):
+  """`(steps, median score at each step)` of `{seed: [(step, score)]}`."""
+  by_step = {}
+  for points in seeds.values():
+    for step, score in points:
+      by_step.setdefault(step, []).append(score)
+  steps = sorted(by_step)
+  return steps, [statistics.median(by_step[s]) for s in steps]
+
+
+# One colour per method across every plot.
+_COLORS = {"finetune": "tab:blue", "distill": "tab:orange",
+           "theseus": "tab:green", "predecessor": "tab:gray"}
+
+
+def plot_curves(args, path):
+  """Dev score against training step, one panel per task: every seed's
+  curve (thin) and the median over seeds at each evaluation (thick) of each
+  compression method; the predecessor's best score as a dashed line."""
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=import-outside-toplevel
+  from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
+  del matplotlib
+  preset, curves = args.preset, load_curves(args)
+  names = method_names(preset)
+  tasks = [t for t in preset.tasks if t in curves]
+  if not tasks:
+    return None
+  figure = Figure(figsize=(5 * len(tasks), 4), layout="constrained")
+  FigureCanvasAgg(figure)
+  for index, task in enumerate(tasks):
+    axes = figure.add_subplot(1, len(tasks), index + 1)
+    for method in METHODS:
+      seeds = curves[task].get(method, {})
+      for points in seeds.values():
+        axes.plot(*zip(*points), color=_COLORS[method], alpha=0.3,
+                  linewidth=0.8)
+      if seeds:
+        axes.plot(*median_curve(seeds), color=_COLORS[method], linewidth=2,
+                  label=names[method])
+    teacher = curves[task].get("predecessor", {})
+    if teacher:
+      best = max(score for points in teacher.values() for _, score in points)
+      axes.axhline(best, color=_COLORS["predecessor"], linestyle="--",
+                   label=names["predecessor"])
+    axes.set_title(preset.tasks[task].name)
+    axes.set_xlabel("training step")
+    axes.set_ylabel("dev score x 100")
+    axes.grid(alpha=0.3)
+  axes.legend(loc="lower right", fontsize="small")
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  temporary = path.with_name(f".{path.name}.tmp")
+  figure.savefig(temporary, format="png", dpi=100)
+  os.replace(temporary, path)
+  return path
+
+
 def _median(scores):
   return statistics.median(scores.values()) if scores else None
 
@@ -465,12 +536,23 @@ def report_markdown(args):
               ", ".join(missing) + ". `python -m "
               "benchmarks.reproduction_study run` completes them; a `–` above is "
               "a cell still without results."]
+  if curves_path(args).exists():
+    link = os.path.relpath(curves_path(args), RESULTS_MD.parent)
+    lines += ["", "Dev score against training step (thin: each seed; thick: "
+              "the median over seeds; dashed: the predecessor's best), "
+              f"drawn by `report`: ![learning curves]({link})"]
   lines += ["", END_MARK.format(args.preset_name)]
   return "\n".join(lines)
 
 
+def curves_path(args):
+  return pathlib.Path(args.results_dir) / "curves.png"
+
+
 def write_report(args):
-  """Replaces the preset's section of docs/RESULTS.md (appends it if new)."""
+  """Replaces the preset's section of docs/RESULTS.md (appends it if new)
+  and draws the learning curves beside the cached results."""
+  plot_curves(args, curves_path(args))
   write_section(BEGIN_MARK.format(args.preset_name),
                 END_MARK.format(args.preset_name), report_markdown(args))
 

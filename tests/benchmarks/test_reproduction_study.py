@@ -123,6 +123,29 @@ def test_report_medians_macro_and_share(args, tmp_path, monkeypatch):
   assert written.count("| BERT-of-Theseus | 77.0") == 1
 
 
+def test_report_draws_learning_curves(args, tmp_path, monkeypatch):
+  history = {1: [(57, 0.70), (114, 0.74)], 2: [(57, 0.72), (114, 0.78)],
+             3: [(57, 0.71), (114, 0.76)]}
+  for seed, points in history.items():
+    run = study.Run("mrpc", "theseus", seed)
+    path = study.result_path(run, args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "method": "theseus", "seed": seed, "best": {"score": points[-1][1]},
+        "eval_history": [{"step": s, "score": v} for s, v in points]}))
+  curves = study.load_curves(args)["mrpc"]["theseus"]
+  steps, medians = study.median_curve(curves)
+  assert steps == [57, 114]
+  assert medians == pytest.approx([71.0, 76.0])
+
+  monkeypatch.setattr(study, "RESULTS_MD", tmp_path / "RESULTS.md")
+  (tmp_path / "RESULTS.md").write_text("# Results\n")
+  study.write_report(args)
+  png = study.curves_path(args)
+  assert png.read_bytes().startswith(b"\x89PNG")
+  assert "![learning curves](" in (tmp_path / "RESULTS.md").read_text()
+
+
 def test_report_lists_missing_runs(args):
   _record(args, study.Run("sst2", "predecessor", 42), 0.9)
   text = study.report_markdown(args)
