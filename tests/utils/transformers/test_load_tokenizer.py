@@ -65,3 +65,22 @@ def test_errors(tmp_path, monkeypatch):
   monkeypatch.setenv("HF_HUB_OFFLINE", "1")
   with pytest.raises(OSError, match="pass its local path"):
     load_tokenizer("theseus-tf-tests/no-such-model", cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("family, files", [
+    ("roberta", ("vocab.json", "merges.txt")),
+    ("xlm-roberta", ("sentencepiece.bpe.model",)),
+])
+def test_family_vocabulary_without_tokenizer_json(fixtures_dir, tmp_path,
+                                                  family, files):
+  # Checkpoints saved by older tools hold only the family's vocabulary files.
+  source = fixtures_dir / "families" / f"tiny-{family}-classifier"
+  if not source.is_dir():
+    pytest.skip(f"{source} not found")
+  for name in files + ("tokenizer_config.json", "config.json"):
+    shutil.copy(source / name, tmp_path / name)
+  texts = json.loads((fixtures_dir / "families" / "FAMILIES.json").read_text())
+  texts = [first for first, second in texts["texts"] if second is None]
+  got = load_tokenizer(tmp_path)(texts, truncation=True, max_length=40)
+  want = load_tokenizer(source)(texts, truncation=True, max_length=40)
+  assert got["input_ids"] == want["input_ids"]

@@ -21,6 +21,7 @@ from theseus_tf.utils.transformers.safetensor_utils import pickle_refusal
 
 # Every file a Hugging Face tokenizer may be saved as.
 TOKENIZER_FILE_NAMES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                        "vocab.json", "merges.txt", "sentencepiece.bpe.model",
                         "special_tokens_map.json", "added_tokens.json")
 
 # What a model download fetches: the config, the safetensors weights (single

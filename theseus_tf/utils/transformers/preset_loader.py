@@ -44,8 +44,11 @@ SUPPORTED_MODEL_TYPES = tuple(sorted(CONVERTERS))
 
 TASKS = ("sequence_classification", "backbone")
 
-# A folder has a usable tokenizer when it holds one of these.
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+# A folder has a usable tokenizer when it holds one of these: the fast
+# tokenizer's file, or a family's vocabulary (WordPiece; byte-level BPE, with
+# merges.txt; SentencePiece), from which transformers builds it.
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json",
+                   "sentencepiece.bpe.model")
 
 
 def get_converter(hf_config, config_path=CONFIG_NAME):
@@ -412,8 +415,9 @@ def load_tokenizer(path_or_hub_id, revision=None, cache_dir=None):
   """Loads a checkpoint's own Hugging Face (fast) tokenizer from its folder.
 
   The tokenizer is `transformers.AutoTokenizer.from_pretrained(folder)`: it
-  reads `tokenizer.json` when present (else `vocab.txt`) together with
-  `tokenizer_config.json`, so lower-casing, accent stripping and special
+  reads `tokenizer.json` when present (else the family's vocabulary:
+  `vocab.txt`, `vocab.json` + `merges.txt`, `sentencepiece.bpe.model`)
+  together with `tokenizer_config.json`, so lower-casing, accent stripping and special
   tokens are the checkpoint's, and the ids are exactly those Hugging Face
   produces. (Do not build `BertTokenizerFast(vocab_file=...)` instead: in
   transformers 5 it silently ignores the file.)
