@@ -32,7 +32,8 @@ class EncodedExamples:
     features: `FEATURE_NAMES` -> int32 `tf.RaggedTensor` of shape
       `[num_examples, (length)]`, unpadded.
     labels: int32 (classification) or float32 (regression) array of shape
-      `[num_examples]`.
+      `[num_examples]`; float32 multi-hot `[num_examples, num_labels]` for
+      multi-label tasks.
     pad_token_id: The tokenizer's padding id, used for `input_ids`.
     max_seq_length: Length the sequences were truncated to.
   """
@@ -107,7 +108,8 @@ def encode_examples(task, examples, tokenizer, max_seq_length):
   features = {
       name: tf.RaggedTensor.from_row_lengths(np.concatenate(parts), lengths)
       for name, parts in flat.items()}
-  dtype = np.float32 if task.is_regression else np.int32
+  floats = task.is_regression or task.is_multi_label
+  dtype = np.float32 if floats else np.int32
   labels = np.array([e.label for e in examples], dtype=dtype)
   return EncodedExamples(features, labels, int(tokenizer.pad_token_id or 0),
                          int(max_seq_length))

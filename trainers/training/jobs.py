@@ -49,15 +49,15 @@ class TrainingJob:
   replacement_rate: Optional[Callable] = None
 
 
-def _task_loss(is_regression):
+def _task_loss(problem_type):
   return lambda features, labels, logits: losses.task_loss(
-      logits, labels, is_regression)
+      logits, labels, problem_type)
 
 
 def finetune_job(model):
   """Fine-tunes `model` (a `BertClassifier`) as it is."""
   return TrainingJob(model=model, export_model=model,
-                     loss=_task_loss(model.is_regression),
+                     loss=_task_loss(model.problem_type),
                      variables=list(model.trainable_variables))
 
 
@@ -132,7 +132,7 @@ def _theseus_job(args, predecessor, depth, schedule, replacing_steps):
 
   return TrainingJob(
       model=model, export_model=theseus_tf.strip_successor(model),
-      loss=_task_loss(model.is_regression), variables=variables,
+      loss=_task_loss(model.problem_type), variables=variables,
       phase_of=phase_of, enter_phase=enter_phase,
       replacement_rate=replacement_rate)
 
@@ -153,7 +153,7 @@ def _distill_job(args, teacher, depth):
   def loss(features, labels, logits):
     teacher_logits = teacher(features, training=False)
     return losses.distillation_loss(logits, teacher_logits, labels,
-                                    student.is_regression, args.temperature,
+                                    student.problem_type, args.temperature,
                                     args.alpha)
 
   return TrainingJob(model=student, export_model=student, loss=loss,
