@@ -396,3 +396,37 @@ def _first_line_with(task, path, labels):
 def num_rows(task, split):
   """Rows of `split` (a full pass over its file)."""
   return sum(1 for _ in RowReader(task.path_of(split), task.file_format))
+
+
+def sample_texts(path, count, *, file_format=None, text_columns=None,
+                 seed=0):
+  """`count` texts (or `(text_a, text_b)` pairs) drawn evenly from a file.
+
+  Reservoir sampling: one pass, `count` rows held, so a large file is fine.
+  Labels are not read. For int8 calibration.
+
+  Raises:
+    TextFileError: As `RowReader`, or a missing or empty text column.
+
+  Example:
+
+  ```python
+  texts = sample_texts("train.csv", 200, text_columns=["review"])
+  ```
+  """
+  import random  # pylint: disable=import-outside-toplevel
+  reader = RowReader(path, file_format)
+  columns = tuple(text_columns or default_text_columns(reader))
+  check_columns(reader, columns, None)
+  rng = random.Random(seed)
+  chosen = []
+  for index, (line, row) in enumerate(reader):
+    texts = tuple(_text(path, line, row, column) for column in columns)
+    item = texts[0] if len(texts) == 1 else texts
+    if len(chosen) < count:
+      chosen.append(item)
+    else:
+      slot = rng.randint(0, index)
+      if slot < count:
+        chosen[slot] = item
+  return chosen
