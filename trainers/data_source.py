@@ -45,8 +45,8 @@ def check_data_flags(args, needs=("train_file", "validation_file")):
         "your own data, not both")
   if not _given(args, "task") and not files:
     wanted = " and ".join(flag_name(dest) for dest in needs)
-    raise UsageError(f"--task (a GLUE task) or {wanted} (your own data) is "
-                     "required")
+    raise UsageError(f"--task is required (a GLUE task), or {wanted} for "
+                     "your own data")
   if files:
     if _given(args, "data_dir"):
       raise UsageError("--data-dir only applies to --task: drop it (the "

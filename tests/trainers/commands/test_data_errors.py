@@ -96,7 +96,8 @@ def test_force_labels_accepts_the_column(finetune, tmp_path):
     (("finetune", "--model", "m", "--output-dir", "o", "--train-file",
       "t.csv"), ("--validation-file is required",)),
     (("finetune", "--model", "m", "--output-dir", "o"),
-     ("--task (a GLUE task) or --train-file and --validation-file",)),
+     ("--task is required (a GLUE task), or --train-file and "
+      "--validation-file for your own data",)),
     (("compress", "--model", "m", "--output-dir", "o", "--task", "sst2",
       "--text-columns", "a"), ("--text-columns only applies to",)),
     (("evaluate", "--model", "m", "--validation-file", "d.csv",
