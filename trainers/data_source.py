@@ -17,7 +17,8 @@ from trainers.errors import UsageError
 FILE_FLAGS = ("train_file", "validation_file")
 # Flags that describe the files: meaningless with --task.
 FILE_OPTIONS = ("file_format", "text_columns", "label_column", "labels",
-                "problem_type", "metric_for_best", "force_labels")
+                "problem_type", "metric_for_best", "force_labels",
+                "token_cache_dir")
 _DEFAULT_LABEL_NAME = re.compile(r"LABEL_\d+")
 
 

@@ -61,7 +61,8 @@ def run(args, parser):  # pylint: disable=unused-argument
       args.tokenizer or model_record.model_folder(args.model))
   eval_sets = load_eval_sets(task, tokenizer, args.data_dir,
                              args.max_seq_length, args.eval_batch_size,
-                             args.max_eval_examples)
+                             args.max_eval_examples,
+                             cache_dir=args.token_cache_dir)
   metrics = evaluate(make_predict_function(model), task, eval_sets)
   result = {
       "model": str(args.model),

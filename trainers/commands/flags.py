@@ -300,6 +300,12 @@ def add_data_file_flags(group, train_file=True):
       "--force-labels", action="store_true",
       help="accept a label column with more distinct values than half the "
       "training rows (refused by default: likely the wrong column).")
+  group.add_argument(
+      "--token-cache-dir", metavar="DIR",
+      help="where the tokenised files are cached, keyed by file content, "
+      "tokenizer and --max-seq-length, so that a resumed or repeated run "
+      "does not tokenise again (default: $THESEUS_TF_TOKEN_CACHE, else "
+      "~/.cache/theseus_tf/tokens).")
 
 
 def add_max_seq_length(group, default=DEFAULT_MAX_SEQ_LENGTH):

@@ -87,10 +87,11 @@ def run_training(args, config):
   tokenizer = load_task_tokenizer(flag, path)
   train_examples = load_train_examples(
       task, tokenizer, args.data_dir, args.max_seq_length,
-      args.max_train_examples, args.seed)
+      args.max_train_examples, args.seed, cache_dir=args.token_cache_dir)
   eval_sets = load_eval_sets(
       task, tokenizer, args.data_dir, args.max_seq_length,
-      args.eval_batch_size, args.max_eval_examples)
+      args.eval_batch_size, args.max_eval_examples,
+      cache_dir=args.token_cache_dir)
   plan = make_plan(args, len(train_examples))
 
   with strategy.scope():

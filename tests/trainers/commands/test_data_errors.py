@@ -11,6 +11,12 @@ import pytest
 from tests.trainers.cli_helpers import cli_command, cli_env, run_subprocess
 from tests.trainers.commands.test_errors import _assert_one_line_error
 
+@pytest.fixture(autouse=True)
+def _token_cache(tmp_path, monkeypatch):
+  """Token cache entries go to the test's folder, not ~/.cache."""
+  monkeypatch.setenv("THESEUS_TF_TOKEN_CACHE", str(tmp_path / "token-cache"))
+
+
 
 def _good_rows(count=12):
   return "text,label\n" + "".join(

@@ -14,6 +14,12 @@ from tests.data.glue_files import (LABEL_COLUMN, STRING_LABELS, TEXT_COLUMNS,
                                    derived_rows, glue_rows, write_rows)
 from tests.trainers.cli_helpers import read_json
 
+@pytest.fixture(autouse=True)
+def _token_cache(tmp_path, monkeypatch):
+  """Token cache entries go to the test's folder, not ~/.cache."""
+  monkeypatch.setenv("THESEUS_TF_TOKEN_CACHE", str(tmp_path / "token-cache"))
+
+
 _RUN = ["--max-seq-length", "32", "--batch-size", "8", "--max-steps", "3",
         "--logging-steps", "1", "--no-progress-bar", "--seed", "7"]
 
