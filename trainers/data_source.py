@@ -14,11 +14,11 @@ import re
 from trainers.commands.flags import flag_name
 from trainers.errors import UsageError
 
-FILE_FLAGS = ("train_file", "validation_file")
+FILE_FLAGS = ("train_file", "validation_file", "tfds_name")
 # Flags that describe the files: meaningless with --task.
 FILE_OPTIONS = ("file_format", "text_columns", "label_column", "labels",
                 "problem_type", "metric_for_best", "force_labels",
-                "token_cache_dir")
+                "token_cache_dir", "tfds_data_dir")
 _DEFAULT_LABEL_NAME = re.compile(r"LABEL_\d+")
 
 
@@ -48,7 +48,18 @@ def check_data_flags(args, needs=("train_file", "validation_file")):
     wanted = " and ".join(flag_name(dest) for dest in needs)
     raise UsageError(f"--task is required (a GLUE task), or {wanted} for "
                      "your own data")
-  if files:
+  if "tfds_name" in files and len(files) > 1:
+    raise UsageError(
+        f"--tfds-name and {flag_name(files[0])} conflict: use a "
+        "tensorflow-datasets set or your own files, not both")
+  if _given(args, "tfds_data_dir") and "tfds_name" not in files:
+    raise UsageError("--tfds-data-dir only applies to --tfds-name: add it "
+                     "or drop the flag")
+  if files == ["tfds_name"]:
+    if _given(args, "data_dir"):
+      raise UsageError("--data-dir only applies to --task: drop it (use "
+                       "--tfds-data-dir for the TFDS folder)")
+  elif files:
     if _given(args, "data_dir"):
       raise UsageError("--data-dir only applies to --task: drop it (the "
                        "files are given by --train-file/--validation-file)")
@@ -116,20 +127,29 @@ def resolve_data_task(args, model=None):
     return resolve_task(args.task)
   names, problem_type = model_labels(model)
   problem_type = getattr(args, "problem_type", None) or problem_type
+  options = dict(
+      text_columns=getattr(args, "text_columns", None),
+      label_column=getattr(args, "label_column", None),
+      labels=getattr(args, "labels", None),
+      problem_type=problem_type,
+      label_delimiter=getattr(args, "label_delimiter", None) or ",",
+      metric_for_best=getattr(args, "metric_for_best", None),
+      force_labels=getattr(args, "force_labels", False),
+      known_labels=None if problem_type == "regression" else names,
+      known_labels_source=f"the model {model} (its config.json id2label)")
   try:
+    if _given(args, "tfds_name"):
+      # pylint: disable=import-outside-toplevel
+      from theseus_tf.data.tfds_source import tfds_file_task
+      from theseus_tf.data.token_cache import default_cache_dir
+      return tfds_file_task(
+          args.tfds_name, data_dir=getattr(args, "tfds_data_dir", None),
+          cache_dir=getattr(args, "token_cache_dir", None) or
+          default_cache_dir(), **options)
     return make_file_task(
         getattr(args, "train_file", None),
         getattr(args, "validation_file", None),
-        file_format=getattr(args, "file_format", None),
-        text_columns=getattr(args, "text_columns", None),
-        label_column=getattr(args, "label_column", None),
-        labels=getattr(args, "labels", None),
-        problem_type=problem_type,
-        label_delimiter=getattr(args, "label_delimiter", None) or ",",
-        metric_for_best=getattr(args, "metric_for_best", None),
-        force_labels=getattr(args, "force_labels", False),
-        known_labels=None if problem_type == "regression" else names,
-        known_labels_source=f"the model {model} (its config.json id2label)")
+        file_format=getattr(args, "file_format", None), **options)
   except GlueDataError as error:
     raise UsageError(str(error)) from None
 

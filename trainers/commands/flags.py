@@ -270,6 +270,16 @@ def add_data_file_flags(group, train_file=True):
         help="your training data: a UTF-8 CSV, TSV or JSON Lines file, "
         "instead of --task. The label set comes from it.")
   group.add_argument(
+      "--tfds-name", metavar="NAME",
+      help="a tensorflow-datasets text classification set (imdb_reviews, "
+      "ag_news_subset, ...), prepared locally, instead of --task or files: "
+      "train on its train split, evaluate on validation (else test). Never "
+      "downloads: offline, an unprepared set fails at once.")
+  group.add_argument(
+      "--tfds-data-dir", metavar="DIR",
+      help="tensorflow-datasets data folder (default: TFDS' own, "
+      "~/tensorflow_datasets).")
+  group.add_argument(
       "--validation-file", metavar="FILE",
       help="your validation data, in the same form (columns, labels) as "
       "--train-file; instead of --task.")

@@ -171,3 +171,22 @@ def test_predict_ctrl_c_leaves_no_output(tiny_model_dir, tmp_path):
   assert process.returncode == 130, stderr
   assert "interrupted; no output file was written" in stderr
   assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_tfds_offline_fails_at_once(run_cli, tiny_model_dir, tmp_path):
+  pytest.importorskip("tensorflow_datasets")
+  began = time.time()
+  result = run_cli("finetune", "--model", tiny_model_dir, "--tfds-name",
+                   "imdb_reviews", "--tfds-data-dir", tmp_path / "tfds",
+                   "--output-dir", tmp_path / "run", "--max-steps", "1")
+  assert time.time() - began < 60
+  _assert_one_line_error(result, "imdb_reviews is not prepared",
+                         "does not download", "--train-file")
+  assert not (tmp_path / "run").exists()
+
+
+def test_tfds_and_files_conflict():
+  result = run_subprocess("finetune", "--model", "m", "--output-dir", "o",
+                          "--tfds-name", "imdb_reviews", "--train-file",
+                          "t.csv", timeout=60)
+  _assert_one_line_error(result, "--tfds-name and --train-file conflict")
