@@ -52,6 +52,7 @@ def run(args, parser):  # pylint: disable=unused-argument
   from trainers.evaluation import (count_parameters, evaluate,
                                    make_predict_function)
   from trainers.inputs import load_eval_sets
+  from theseus_tf.export.signatures import label_names as signatures_label_names
   from trainers.model_io import load_saved_classifier, load_task_tokenizer
   task = data_source.resolve_data_task(args, model=args.model)
   model = data_source.apply_task_labels(
@@ -68,6 +69,7 @@ def run(args, parser):  # pylint: disable=unused-argument
       "model": str(args.model),
       "task": task.name,
       "problem_type": task.problem_type,
+      "labels": signatures_label_names(model),
       "max_seq_length": args.max_seq_length,
       "eval_examples": {s: d.num_examples for s, d in eval_sets.items()},
       "num_parameters": count_parameters(model),
