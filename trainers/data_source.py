@@ -126,6 +126,14 @@ def resolve_data_task(args, model=None):
   if _given(args, "task"):
     return resolve_task(args.task)
   names, problem_type = model_labels(model)
+  given = getattr(args, "labels", None)
+  if names and given and list(given) != names:
+    # The head's rows are in the model's order: renaming them would
+    # silently swap labels.
+    raise UsageError(
+        f"--labels {','.join(given)} differ from the labels of --model "
+        f"{model} ({','.join(names)}, its config.json id2label): drop "
+        "--labels")
   problem_type = getattr(args, "problem_type", None) or problem_type
   options = dict(
       text_columns=getattr(args, "text_columns", None),
