@@ -190,3 +190,25 @@ def test_tfds_and_files_conflict():
                           "--tfds-name", "imdb_reviews", "--train-file",
                           "t.csv", timeout=60)
   _assert_one_line_error(result, "--tfds-name and --train-file conflict")
+
+
+def test_labels_must_match_the_models(run_cli, tiny_model_dir, tmp_path):
+  import json
+  import shutil
+  model = tmp_path / "named"
+  shutil.copytree(tiny_model_dir, model)
+  config = json.loads((model / "config.json").read_text("utf-8"))
+  config["id2label"] = {"0": "a", "1": "b", "2": "c"}
+  (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
+  data = _file(tmp_path, "dev.csv", "text,label\nx,a\ny,b\nz,c\n")
+  result = run_cli("evaluate", "--model", model, "--validation-file", data,
+                   "--labels", "c,b,a")
+  _assert_one_line_error(result, "--labels c,b,a differ", "a,b,c",
+                         "drop --labels")
+  unknown = _file(tmp_path, "dev2.csv", "text,label\nx,a\ny,d\n")
+  result = run_cli("evaluate", "--model", model, "--validation-file", unknown)
+  _assert_one_line_error(result, "dev2.csv:3: label 'd'",
+                         "config.json id2label")
+  result = run_cli("evaluate", "--model", model, "--validation-file", data)
+  assert result.returncode == 0, result.stderr
+  assert json.loads(result.stdout)["labels"] == ["a", "b", "c"]
