@@ -142,9 +142,7 @@ def train_dataset(encoded, batch_size, *, seed=0, bucket_boundaries=None):
   if bucket_boundaries is None:
     bucket_boundaries = [2**k for k in range(3, 16)
                          if 2**k < encoded.max_seq_length]
-  dataset = (_example_dataset(encoded)
-             .shuffle(len(encoded), seed=seed, reshuffle_each_iteration=True)
-             .repeat()
+  dataset = (_shuffled_examples(encoded, seed)
              .bucket_by_sequence_length(
                  lambda features, _: tf.shape(features["input_ids"])[0],
                  bucket_boundaries,
@@ -227,6 +225,29 @@ def _example_dataset(encoded):
       lambda features, label: (
           {name: tf.identity(value) for name, value in features.items()},
           label))
+
+
+def _shuffled_examples(encoded, seed):
+  """The examples, reshuffled every pass, endlessly.
+
+  The shuffle buffer holds example indices, not examples: one int64 per
+  example instead of a set of tensors (about 2 KB), so memory stays near
+  the size of the token ids for millions of examples. tf.data's shuffle
+  order depends only on the seed and the count, so this is the order
+  shuffling the examples themselves gives.
+  """
+  features = encoded.features
+  labels = tf.constant(encoded.labels)
+
+  def example(index):
+    return ({name: values[index] for name, values in features.items()},
+            tf.gather(labels, index))
+
+  return (tf.data.Dataset.range(len(encoded))
+          .shuffle(len(encoded), seed=seed, reshuffle_each_iteration=True)
+          .repeat()
+          .map(example, num_parallel_calls=tf.data.AUTOTUNE,
+               deterministic=True))
 
 
 def _padding_values(encoded):
