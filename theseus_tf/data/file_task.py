@@ -393,10 +393,6 @@ def _first_line_with(task, path, labels):
   return "?"
 
 
-def num_rows(task, split):
-  """Rows of `split` (a full pass over its file)."""
-  return sum(1 for _ in RowReader(task.path_of(split), task.file_format))
-
 
 def sample_texts(path, count, *, file_format=None, text_columns=None,
                  seed=0):

@@ -13,7 +13,6 @@ problem is a one-line `TextFileError` of the form
 
 import csv
 import json
-import os
 import pathlib
 import sys
 
@@ -58,6 +57,10 @@ def file_format(path, override=None):
         f"{' / '.join(_EXTENSIONS)} or pass --file-format "
         f"{{{','.join(FORMATS)}}}")
   return _EXTENSIONS[suffix]
+
+
+# `RowReader`'s argument of the same name shadows the function.
+_detect_format = file_format
 
 
 def check_readable(path):
@@ -123,7 +126,7 @@ class RowReader:
 
   def __init__(self, path, file_format=None):
     self.path = pathlib.Path(path)
-    self.format = globals()["file_format"](self.path, file_format)
+    self.format = _detect_format(self.path, file_format)
     check_readable(self.path)
     rows = self._rows()
     try:
@@ -223,6 +226,3 @@ def content_hash(path, chunk_size=1 << 20):
       digest.update(chunk)
   return digest.hexdigest()
 
-
-def file_size(path):
-  return os.path.getsize(path)
