@@ -108,6 +108,17 @@ def test_force_labels_accepts_the_column(finetune, tmp_path):
       "--text-columns", "a"), ("--text-columns only applies to",)),
     (("evaluate", "--model", "m", "--validation-file", "d.csv",
       "--data-dir", "glue"), ("--data-dir only applies to --task",)),
+    (("benchmark", "--model", "m", "--output-dir", "o", "--task", "sst2",
+      "--validation-file", "d.csv"), ("--task and --validation-file conflict",)),
+    (("benchmark", "--model", "m", "--output-dir", "o", "--text-columns",
+      "a"), ("--task is required", "--validation-file")),
+    (("export", "--model", "m", "--format", "tflite", "--output-dir", "o",
+      "--task", "sst2", "--train-file", "t.csv"),
+     ("--task and --train-file conflict",)),
+    (("export", "--model", "m", "--format", "tflite", "--output-dir", "o",
+      "--text-columns", "a"), ("--text-columns only applies to --train-file",)),
+    (("predict", "--model", "m", "--input-file", "i.csv"),
+     ("--output-file is required",)),
 ])
 def test_conflicting_data_flags_fail_before_tensorflow(argv, fragments):
   # A subprocess: the flag checks run before TensorFlow is imported.
