@@ -160,17 +160,21 @@ def _flat(lists, dtype):
 
 
 def _encoded(arrays, tokenizer, max_seq_length):
-  lengths = arrays["row_lengths"]
-  ids = arrays["input_ids"].astype(np.int32, copy=False)
-  values = {
+  """`EncodedExamples` of the cache arrays; empties `arrays` as it goes, so
+  that each numpy array is freed once TensorFlow holds its copy."""
+  ids = tf.RaggedTensor.from_row_lengths(
+      tf.constant(arrays.pop("input_ids"), tf.int32),
+      arrays.pop("row_lengths"))
+  types = tf.cast(tf.constant(arrays.pop("token_type_ids")), tf.int32)
+  # One row partition for all three features.
+  features = {
       "input_ids": ids,
       # Unpadded sequences: every position is attended to.
-      "attention_mask": np.ones_like(ids),
-      "token_type_ids": arrays["token_type_ids"].astype(np.int32),
+      "attention_mask": ids.with_flat_values(tf.ones_like(ids.flat_values)),
+      "token_type_ids": ids.with_flat_values(types),
   }
-  features = {name: tf.RaggedTensor.from_row_lengths(values[name], lengths)
-              for name in FEATURE_NAMES}
-  return EncodedExamples(features, arrays["labels"],
+  return EncodedExamples({name: features[name] for name in FEATURE_NAMES},
+                         arrays.pop("labels"),
                          int(tokenizer.pad_token_id or 0),
                          int(max_seq_length))
 
