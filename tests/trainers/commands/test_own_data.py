@@ -157,12 +157,14 @@ def test_regression_end_to_end(run_cli, tiny_model_dir, glue_dir, tmp_path):
   assert result.returncode == 0, result.stderr
   folder = tmp_path / "ft" / "best_model"
   assert read_json(folder / "config.json")["problem_type"] == "regression"
-  result = run_cli("compress", "--model", folder, *data, "--method",
-                   "distill", "--num-layers", "2", *_RUN,
-                   "--output-dir", tmp_path / "kd")
-  assert result.returncode == 0, result.stderr
-  metrics = read_json(tmp_path / "kd" / "metrics.json")["best"]["metrics"]
-  assert set(metrics) == {"pearson", "spearmanr", "score"}
+  for method in ("theseus", "finetune", "distill"):
+    result = run_cli("compress", "--model", folder, *data, "--method",
+                     method, "--num-layers", "2", *_RUN,
+                     "--output-dir", tmp_path / method)
+    assert result.returncode == 0, result.stderr
+    metrics = read_json(tmp_path / method / "metrics.json")["best"]["metrics"]
+    assert set(metrics) == {"pearson", "spearmanr", "score"}
+  (tmp_path / "distill").rename(tmp_path / "kd")
   result = run_cli("predict", "--model", tmp_path / "kd" / "final_model",
                    "--input-file", dev, "--output-file", tmp_path / "p.csv",
                    "--no-progress-bar")
@@ -171,3 +173,24 @@ def test_regression_end_to_end(run_cli, tiny_model_dir, glue_dir, tmp_path):
   assert lines[0] == "text,label,predicted_value"
   assert len(lines) == 25
   assert np.isfinite(float(lines[1].rsplit(",", 1)[1]))
+
+
+def test_single_label_every_method(run_cli, tiny_model_dir, glue_dir,
+                                   tmp_path):
+  """String labels from a CSV: every compress method keeps the names."""
+  train, dev = _glue_files(glue_dir, tmp_path, "sst2", ".csv")
+  data = ["--train-file", train, "--validation-file", dev, "--text-columns",
+          "review", "--label-column", LABEL_COLUMN]
+  result = run_cli("finetune", "--model", tiny_model_dir, "--reinit-head",
+                   *data, *_RUN, "--metric-for-best", "f1_macro",
+                   "--output-dir", tmp_path / "ft")
+  assert result.returncode == 0, result.stderr
+  best = read_json(tmp_path / "ft" / "metrics.json")["best"]
+  assert best["score"] == best["metrics"]["f1_macro"]
+  for method in ("theseus", "finetune", "distill"):
+    result = run_cli("compress", "--model", tmp_path / "ft" / "best_model",
+                     *data, "--method", method, "--num-layers", "2", *_RUN,
+                     "--output-dir", tmp_path / method)
+    assert result.returncode == 0, result.stderr
+    config = read_json(tmp_path / method / "final_model" / "config.json")
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
