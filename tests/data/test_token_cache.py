@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from theseus_tf.data import encode_examples, load_examples, make_file_task
+from theseus_tf.data import (FEATURE_NAMES, encode_examples, eval_dataset,
+                             load_examples, make_file_task)
 from theseus_tf.data.token_cache import encode_file_split, subset
 from tests.data.glue_files import (LABEL_COLUMN, TEXT_COLUMNS, glue_rows,
                                    write_rows)
@@ -39,11 +41,24 @@ def mrpc_task(glue_dir, tmp_path):
 
 
 def _assert_same(a, b):
-  for name, values in a.features.items():
-    np.testing.assert_array_equal(values.to_tensor().numpy(),
-                                  b.features[name].to_tensor().numpy())
-  np.testing.assert_array_equal(a.labels, b.labels)
+  """Same examples as the model sees them (the cache's are compact)."""
+  (first, first_labels), = eval_dataset(a, len(a)).dataset
+  (second, second_labels), = eval_dataset(b, len(b)).dataset
+  assert sorted(first) == sorted(second) == sorted(FEATURE_NAMES)
+  for name, values in first.items():
+    assert values.dtype == second[name].dtype == tf.int32
+    np.testing.assert_array_equal(values.numpy(), second[name].numpy())
+  np.testing.assert_array_equal(first_labels.numpy(), second_labels.numpy())
   assert a.labels.dtype == b.labels.dtype
+
+
+def test_cached_examples_are_compact(mrpc_task, tokenizer, tmp_path):
+  encoded, _ = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                 cache_dir=tmp_path)
+  # 5 bytes per token in memory, as on disk: no all-ones attention mask,
+  # int8 token types.
+  assert sorted(encoded.features) == ["input_ids", "token_type_ids"]
+  assert encoded.features["token_type_ids"].dtype == tf.int8
 
 
 def test_streamed_chunks_equal_the_in_memory_encoding(mrpc_task, tokenizer,

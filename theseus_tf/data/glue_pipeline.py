@@ -30,7 +30,9 @@ class EncodedExamples:
 
   Attributes:
     features: `FEATURE_NAMES` -> int32 `tf.RaggedTensor` of shape
-      `[num_examples, (length)]`, unpadded.
+      `[num_examples, (length)]`, unpadded. Compact form (the token cache's):
+      no `attention_mask` (all ones) and int8 `token_type_ids`; the
+      pipelines complete them per example.
     labels: int32 (classification) or float32 (regression) array of shape
       `[num_examples]`; float32 multi-hot `[num_examples, num_labels]` for
       multi-label tasks.
@@ -222,9 +224,21 @@ def _example_dataset(encoded):
   # Slices of a ragged tensor are typed as ragged (rank 1, ragged_rank 0),
   # which padded_batch rejects; an identity map retypes them as dense.
   return dataset.map(
-      lambda features, label: (
-          {name: tf.identity(value) for name, value in features.items()},
-          label))
+      lambda features, label: (_model_features(features), label))
+
+
+def _model_features(example):
+  """One example's features as the model takes them: int32 `FEATURE_NAMES`.
+
+  Compact examples (`theseus_tf.data.token_cache`) leave out the attention
+  mask, all ones for unpadded sequences, and keep token types as int8;
+  they are completed here, one example at a time.
+  """
+  features = {name: tf.cast(value, tf.int32) for name, value in
+              example.items()}
+  if "attention_mask" not in features:
+    features["attention_mask"] = tf.ones_like(features["input_ids"])
+  return {name: features[name] for name in FEATURE_NAMES}
 
 
 def _shuffled_examples(encoded, seed):
@@ -240,7 +254,8 @@ def _shuffled_examples(encoded, seed):
   labels = tf.constant(encoded.labels)
 
   def example(index):
-    return ({name: values[index] for name, values in features.items()},
+    return (_model_features(
+        {name: values[index] for name, values in features.items()}),
             tf.gather(labels, index))
 
   return (tf.data.Dataset.range(len(encoded))
