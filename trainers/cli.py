@@ -1,5 +1,5 @@
 """`theseus-tf`: finetune, compress (Theseus or baselines), evaluate, export,
-benchmark, demo.
+predict, benchmark, demo.
 
 Each subcommand is a module of `trainers.commands` (its flags, its checks,
 its `run`); they share the flag vocabulary of `trainers.commands.flags`.
@@ -12,16 +12,17 @@ import os
 import sys
 
 from trainers.commands import (benchmark, compress, config_files, demo,
-                               evaluate, export, finetune, flags)
+                               evaluate, export, finetune, flags, predict)
 from trainers.commands.settings import complete
 from trainers.errors import CommandFailed, UsageError
 
 PROG = flags.PROG
 COMMANDS = {command.NAME: command for command in (
-    finetune, compress, evaluate, export, benchmark, demo)}
+    finetune, compress, evaluate, export, predict, benchmark, demo)}
 
 _DESCRIPTION = """\
-BERT-of-Theseus compression (Xu et al., EMNLP 2020) on GLUE, in TensorFlow.
+BERT-of-Theseus compression (Xu et al., EMNLP 2020) on GLUE or your own
+data (CSV, TSV, JSON Lines), in TensorFlow.
 Run 'theseus-tf <command> --help' for the flags of a command.
 """
 

@@ -1,4 +1,5 @@
-"""GLUE inputs of a run: examples checked up front, per-worker training input.
+"""Inputs of a run (GLUE or the user's files): examples checked up front,
+per-worker training input.
 
 The training input is a deterministic function of the seed: a restarted run
 rebuilds it and skips the batches already consumed, so it continues at the
@@ -35,9 +36,28 @@ def _load(task, split, data_dir, max_examples, seed):
     raise UsageError(message) from None
 
 
+def _encode(task, split, tokenizer, data_dir, max_seq_length, max_examples,
+            seed, cache_dir):
+  if hasattr(task, "read_split"):
+    # The user's files: streamed through the on-disk token cache.
+    from theseus_tf.data.token_cache import encode_file_split, subset  # pylint: disable=import-outside-toplevel
+    try:
+      encoded, _ = encode_file_split(task, split, tokenizer, max_seq_length,
+                                     cache_dir=cache_dir)
+    except GlueDataError as error:
+      raise UsageError(str(error)) from None
+    return subset(encoded, max_examples, seed)
+  examples = _load(task, split, data_dir, max_examples, seed)
+  return encode_examples(task, examples, tokenizer, max_seq_length)
+
+
 def load_train_examples(task, tokenizer, data_dir, max_seq_length,
-                        max_examples=None, seed=0):
+                        max_examples=None, seed=0, cache_dir=None):
   """Reads and tokenises the training split.
+
+  Args:
+    cache_dir: Token cache folder of the user's files (`FileTask`s); see
+      `theseus_tf.data.token_cache`.
 
   Returns:
     `EncodedExamples`.
@@ -45,12 +65,12 @@ def load_train_examples(task, tokenizer, data_dir, max_seq_length,
   Raises:
     UsageError: Missing or malformed data (`GlueDataError`).
   """
-  examples = _load(task, "train", data_dir, max_examples, seed)
-  return encode_examples(task, examples, tokenizer, max_seq_length)
+  return _encode(task, "train", tokenizer, data_dir, max_seq_length,
+                 max_examples, seed, cache_dir)
 
 
 def load_eval_sets(task, tokenizer, data_dir, max_seq_length, batch_size,
-                   max_examples=None):
+                   max_examples=None, cache_dir=None):
   """Reads and batches every dev split of `task` (two for MNLI).
 
   A `max_examples` subset does not depend on any seed: training runs and
@@ -61,8 +81,8 @@ def load_eval_sets(task, tokenizer, data_dir, max_seq_length, batch_size,
   """
   return {
       split: eval_dataset(
-          encode_examples(task, _load(task, split, data_dir, max_examples, 0),
-                          tokenizer, max_seq_length),
+          _encode(task, split, tokenizer, data_dir, max_seq_length,
+                  max_examples, 0, cache_dir),
           batch_size)
       for split in task.dev_splits
   }

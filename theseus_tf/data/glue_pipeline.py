@@ -31,8 +31,11 @@ class EncodedExamples:
   Attributes:
     features: `FEATURE_NAMES` (those the tokenizer produces) -> int32
       `tf.RaggedTensor` of shape `[num_examples, (length)]`, unpadded.
+      Compact form (the token cache's): no `attention_mask` (all ones) and
+      int8 `token_type_ids`; the pipelines complete them per example.
     labels: int32 (classification) or float32 (regression) array of shape
-      `[num_examples]`.
+      `[num_examples]`; float32 multi-hot `[num_examples, num_labels]` for
+      multi-label tasks.
     pad_token_id: The tokenizer's padding id, used for `input_ids`.
     max_seq_length: Length the sequences were truncated to.
   """
@@ -112,7 +115,8 @@ def encode_examples(task, examples, tokenizer, max_seq_length):
   features = {
       name: tf.RaggedTensor.from_row_lengths(np.concatenate(parts), lengths)
       for name, parts in flat.items()}
-  dtype = np.float32 if task.is_regression else np.int32
+  floats = task.is_regression or task.is_multi_label
+  dtype = np.float32 if floats else np.int32
   labels = np.array([e.label for e in examples], dtype=dtype)
   return EncodedExamples(features, labels, int(tokenizer.pad_token_id or 0),
                          int(max_seq_length))
@@ -151,9 +155,7 @@ def train_dataset(encoded, batch_size, *, seed=0, bucket_boundaries=None):
   if bucket_boundaries is None:
     bucket_boundaries = [2**k for k in range(3, 16)
                          if 2**k < encoded.max_seq_length]
-  dataset = (_example_dataset(encoded)
-             .shuffle(len(encoded), seed=seed, reshuffle_each_iteration=True)
-             .repeat()
+  dataset = (_shuffled_examples(encoded, seed)
              .bucket_by_sequence_length(
                  lambda features, _: tf.shape(features["input_ids"])[0],
                  bucket_boundaries,
@@ -233,9 +235,46 @@ def _example_dataset(encoded):
   # Slices of a ragged tensor are typed as ragged (rank 1, ragged_rank 0),
   # which padded_batch rejects; an identity map retypes them as dense.
   return dataset.map(
-      lambda features, label: (
-          {name: tf.identity(value) for name, value in features.items()},
-          label))
+      lambda features, label: (_model_features(features), label))
+
+
+def _model_features(example):
+  """One example's features as the model takes them: int32 `FEATURE_NAMES`.
+
+  Compact examples (`theseus_tf.data.token_cache`) leave out the attention
+  mask, all ones for unpadded sequences, and keep token types as int8;
+  they are completed here, one example at a time.
+  """
+  features = {name: tf.cast(value, tf.int32) for name, value in
+              example.items()}
+  if "attention_mask" not in features:
+    features["attention_mask"] = tf.ones_like(features["input_ids"])
+  # Only those the tokenizer made: no token types for RoBERTa, DistilBERT.
+  return {name: features[name] for name in FEATURE_NAMES if name in features}
+
+
+def _shuffled_examples(encoded, seed):
+  """The examples, reshuffled every pass, endlessly.
+
+  The shuffle buffer holds example indices, not examples: one int64 per
+  example instead of a set of tensors (about 2 KB), so memory stays near
+  the size of the token ids for millions of examples. tf.data's shuffle
+  order depends only on the seed and the count, so this is the order
+  shuffling the examples themselves gives.
+  """
+  features = encoded.features
+  labels = tf.constant(encoded.labels)
+
+  def example(index):
+    return (_model_features(
+        {name: values[index] for name, values in features.items()}),
+            tf.gather(labels, index))
+
+  return (tf.data.Dataset.range(len(encoded))
+          .shuffle(len(encoded), seed=seed, reshuffle_each_iteration=True)
+          .repeat()
+          .map(example, num_parallel_calls=tf.data.AUTOTUNE,
+               deterministic=True))
 
 
 def _padding_values(encoded):

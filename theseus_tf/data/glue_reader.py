@@ -71,7 +71,11 @@ def load_examples(task, split, data_dir=None, *, max_examples=None, seed=0,
   split = task.resolve_split(split)
   if max_examples is not None and max_examples < 1:
     raise GlueDataError(f"max_examples must be at least 1, got {max_examples}")
-  if data_dir is not None:
+  if hasattr(task, "read_split"):
+    # A task over the user's own files (`theseus_tf.data.file_task`) knows
+    # where its splits are; `data_dir` does not apply.
+    examples = task.read_split(split)
+  elif data_dir is not None:
     examples = _read_tsv(task, split, _task_dir(task, data_dir))
   else:
     examples = _load_tfds(task, split, tfds_data_dir, download)

@@ -72,6 +72,18 @@ class GlueTask:
     return 1 if self.labels is None else len(self.labels)
 
   @property
+  def is_multi_label(self):
+    """Whether an example may have several labels (never for GLUE)."""
+    return False
+
+  @property
+  def problem_type(self):
+    """Hugging Face's `problem_type` of the task's classifier."""
+    if self.is_multi_label:
+      return "multi_label_classification"
+    return "regression" if self.is_regression else "single_label_classification"
+
+  @property
   def is_pair(self):
     return len(self.text_columns) == 2
 

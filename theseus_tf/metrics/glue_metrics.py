@@ -169,14 +169,113 @@ def average_ranks(values):
   return ranks
 
 
+def f1_macro(predictions, labels):
+  """Unweighted mean of the per-class F1 scores (single-label).
+
+  Classes are those that occur in `labels` or `predictions`, as
+  scikit-learn's `f1_score(average="macro")` counts them.
+
+  Example:
+
+  ```python
+  f1_macro([0, 1, 2, 2], [0, 1, 1, 2])  # 0.777...
+  ```
+  """
+  predictions, labels = _as_pair(predictions, labels)
+  classes = np.union1d(labels, predictions)
+  return float(np.mean([f1_score(predictions, labels, c) for c in classes]))
+
+
+def f1_micro(predictions, labels):
+  """F1 over all decisions pooled; equals accuracy for single-label tasks.
+
+  Example:
+
+  ```python
+  f1_micro([0, 1, 2, 2], [0, 1, 1, 2])  # 0.75
+  ```
+  """
+  return accuracy(predictions, labels)
+
+
 METRICS = {
     "accuracy": accuracy,
     "f1": f1_score,
+    "f1_macro": f1_macro,
+    "f1_micro": f1_micro,
     "matthews_correlation": matthews_corrcoef,
     "pearson": pearson_corrcoef,
     "spearmanr": spearman_corrcoef,
 }
 """Metric functions by the names `GlueTask.metric_names` uses."""
+
+
+def _multi_hot_pair(predictions, labels):
+  predictions = np.asarray(predictions).astype(bool)
+  labels = np.asarray(labels).astype(bool)
+  if predictions.ndim != 2 or predictions.shape != labels.shape:
+    raise ValueError(
+        f"multi-label predictions and labels must be [n, num_labels] of "
+        f"equal shape, got {predictions.shape} and {labels.shape}")
+  if not len(labels):
+    raise ValueError("predictions and labels are empty")
+  return predictions, labels
+
+
+def multi_label_accuracy(predictions, labels):
+  """Exact-match (subset) accuracy: rows whose label set is right.
+
+  Args:
+    predictions: Multi-hot `[n, num_labels]` (bool or 0/1).
+    labels: Multi-hot `[n, num_labels]`.
+
+  Example:
+
+  ```python
+  multi_label_accuracy([[1, 0], [1, 1]], [[1, 0], [0, 1]])  # 0.5
+  ```
+  """
+  predictions, labels = _multi_hot_pair(predictions, labels)
+  return float(np.mean(np.all(predictions == labels, axis=1)))
+
+
+def multi_label_f1_micro(predictions, labels):
+  """F1 of all (row, label) decisions pooled; 0.0 with no positives at all.
+
+  Example:
+
+  ```python
+  multi_label_f1_micro([[1, 0], [1, 1]], [[1, 0], [0, 1]])  # 0.8
+  ```
+  """
+  predictions, labels = _multi_hot_pair(predictions, labels)
+  true_pos = np.sum(predictions & labels)
+  denominator = np.sum(predictions) + np.sum(labels)
+  return float(2 * true_pos / denominator) if denominator else 0.0
+
+
+def multi_label_f1_macro(predictions, labels):
+  """Mean over labels of each label's binary F1 (0.0 for a label that is
+  neither predicted nor present).
+
+  Example:
+
+  ```python
+  multi_label_f1_macro([[1, 0], [1, 1]], [[1, 0], [0, 1]])  # 0.833...
+  ```
+  """
+  predictions, labels = _multi_hot_pair(predictions, labels)
+  return float(np.mean([
+      f1_score(predictions[:, j].astype(int), labels[:, j].astype(int))
+      for j in range(labels.shape[1])]))
+
+
+MULTI_LABEL_METRICS = {
+    "accuracy": multi_label_accuracy,
+    "f1_micro": multi_label_f1_micro,
+    "f1_macro": multi_label_f1_macro,
+}
+"""Metric functions of multi-label tasks, on multi-hot `[n, num_labels]`."""
 
 # Key suffixes of the MNLI dev sets, as the paper reports them.
 _SPLIT_SUFFIXES = {"dev_matched": "m", "dev_mismatched": "mm"}
@@ -188,7 +287,8 @@ def compute_glue_metrics(task, predictions, labels):
   Args:
     task: Task name or `GlueTask`.
     predictions: Class ids `[n]` or logits/probabilities `[n, num_labels]`
-      (classification), scores `[n]` or `[n, 1]` (STS-B). For MNLI, which has
+      (classification), scores `[n]` or `[n, 1]` (STS-B), logits or a bool
+      multi-hot array `[n, num_labels]` (multi-label tasks). For MNLI, which has
       two dev sets, a dict from `"dev_matched"` and `"dev_mismatched"` to
       such arrays (or use the tasks `"mnli-m"` / `"mnli-mm"`).
     labels: True labels `[n]`, or a dict like `predictions`.
@@ -233,12 +333,18 @@ def compute_glue_metrics(task, predictions, labels):
 
 def _split_metrics(task, predictions, labels):
   predictions = np.asarray(predictions)
-  if task.is_regression:
+  metrics = METRICS
+  if task.is_multi_label:
+    # Logits: a label is predicted when its sigmoid exceeds 0.5.
+    if predictions.dtype != bool:
+      predictions = predictions > 0
+    metrics = MULTI_LABEL_METRICS
+  elif task.is_regression:
     if predictions.ndim == 2 and predictions.shape[1] == 1:
       predictions = predictions[:, 0]
   elif predictions.ndim == 2:
     predictions = np.argmax(predictions, axis=-1)
-  results = {name: METRICS[name](predictions, labels)
+  results = {name: metrics[name](predictions, labels)
              for name in task.metric_names}
   results["score"] = float(np.mean([results[m] for m in task.score_metrics]))
   return results

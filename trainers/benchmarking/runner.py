@@ -17,7 +17,7 @@ from trainers.benchmarking import inference, models, report, scores
 from trainers.benchmarking import torch_reference, training
 from trainers.benchmarking.formats import torch_available
 from trainers.errors import UsageError
-from trainers.inputs import resolve_task
+from trainers import data_source
 
 
 def make_log():
@@ -50,7 +50,9 @@ def run(args, settings):
   output_dir = pathlib.Path(args.output_dir).expanduser()
   if output_dir.exists() and not output_dir.is_dir():
     raise UsageError(f"--output-dir {output_dir} is a file: pass a folder")
-  task = resolve_task(args.task) if args.task else None
+  own_data = args.train_file or args.validation_file
+  task = (data_source.resolve_data_task(args, model=args.model)
+          if args.task or own_data else None)
   formats = settings["formats"]
   inference_on = not args.skip_inference
   training_on = not args.skip_training

@@ -10,7 +10,7 @@ freshly initialised (the score would be chance), and the plain model, which
 holds the successor's weights and gets the successor's scores.
 """
 
-from theseus_tf.data import GlueDataError
+from theseus_tf.data import GlueDataError, load_examples
 from theseus_tf.export import representative_texts_from_task
 from trainers.benchmarking.models import synthetic_sentences
 from trainers.errors import UsageError
@@ -42,12 +42,18 @@ def calibration_texts(task, data_dir, count):
   if task is None:
     return (builtin_calibration_texts(count),
             f"{count} synthetic sentences (no --task)")
+  split = "train" if "train" in task.splits else task.dev_splits[0]
   try:
-    texts = representative_texts_from_task(task.name, data_dir,
-                                           num_examples=count)
+    if split == "train":
+      texts = representative_texts_from_task(task, data_dir,
+                                             num_examples=count)
+    else:  # Own data given by --validation-file alone.
+      texts = [e.text_a if e.text_b is None else (e.text_a, e.text_b)
+               for e in load_examples(task, split, max_examples=count)]
   except GlueDataError as error:
     raise UsageError(f"int8 calibration data: {error}") from None
-  return texts, f"{len(texts)} {task.name} training examples"
+  kind = "training" if split == "train" else "validation"
+  return texts, f"{len(texts)} {task.name} {kind} examples"
 
 
 def load_dev_sets(variants, task, data_dir, seq_length, max_examples):

@@ -15,7 +15,7 @@ vs latency) to `--output-dir`. The measuring is in `trainers/benchmarking/`.
 
 import os
 
-from trainers import model_record
+from trainers import data_source, model_record
 from trainers.benchmarking.formats import FORMATS, TORCH_FORMATS
 from trainers.benchmarking.formats import default_formats, torch_available
 from trainers.commands import flags
@@ -132,6 +132,7 @@ def add_parser(subparsers):
       "trained head, in every format, on its dev set; int8 calibrates on its "
       "training data.")
   flags.add_data_dir(group, "local GLUE folder (default: tensorflow-datasets).")
+  flags.add_data_file_flags(group)
   flags.add_max_eval_examples(group)
   group = parser.add_argument_group("output")
   flags.add_output_dir(
@@ -206,8 +207,12 @@ def check(args):
   if args.model and args.architecture:
     raise UsageError(
         "--model and --architecture both name the predecessor: pass one")
+  own_data = bool(args.train_file or args.validation_file)
+  if args.task or own_data or any(
+      getattr(args, dest) for dest in data_source.FILE_OPTIONS):
+    data_source.check_data_flags(args, needs=("validation_file",))
   for dest in ("data_dir", "max_eval_examples"):
-    if getattr(args, dest) is not None and not args.task:
+    if getattr(args, dest) is not None and not (args.task or own_data):
       raise UsageError(f"{flags.flag_name(dest)} is only read with --task: "
                        "add --task or drop it")
   if args.max_seq_length is None:

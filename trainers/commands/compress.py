@@ -1,11 +1,11 @@
 """`theseus-tf compress`: BERT-of-Theseus, or the finetune/distill baselines."""
 
-from trainers import model_record
+from trainers import data_source, model_record
 from trainers.commands import finetune, flags
 from trainers.commands import validation
 
 NAME = "compress"
-REQUIRED = ("model", "task", "output_dir")
+REQUIRED = ("model", "output_dir")
 WHEN_INTERRUPTED = "run the same command again to resume"
 
 _EPILOG = """\
@@ -116,6 +116,7 @@ def check(args):
   if args.max_seq_length is None:
     args.max_seq_length = model_record.trained_max_seq_length(
         args.model, default=flags.DEFAULT_MAX_SEQ_LENGTH)
+  data_source.check_data_flags(args)
   validation.check_training(args)
   validation.check_compress(args)
 

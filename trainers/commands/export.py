@@ -72,6 +72,12 @@ def add_parser(subparsers):
   flags.add_data_dir(
       group, "local GLUE folder for int8 calibration (default: "
       "tensorflow-datasets).")
+  group.add_argument(
+      "--train-file", metavar="FILE",
+      help="your training data (CSV, TSV or JSON Lines), instead of --task: "
+      "int8 calibrates on its --text-columns; two columns make the raw-text "
+      "inputs sentence pairs.")
+  flags.add_text_column_flags(group)
   group = parser.add_argument_group("output")
   group.add_argument(
       "--format", choices=FORMATS,
@@ -121,10 +127,17 @@ def check(args):
       if getattr(args, dest) != default:
         raise UsageError(
             f"{flags.flag_name(dest)} applies to --format saved_model only.")
-  if args.quantize == "int8" and not args.task:
+  if args.task and args.train_file:
+    raise UsageError("--task and --train-file conflict: calibrate on a GLUE "
+                     "task or on your own file, not both")
+  for dest in ("file_format", "text_columns"):
+    if getattr(args, dest) and not args.train_file:
+      raise UsageError(f"{flags.flag_name(dest)} only applies to "
+                       "--train-file: add it or drop the flag")
+  if args.quantize == "int8" and not (args.task or args.train_file):
     raise UsageError(
         "--quantize int8 calibrates on training data: pass --task (and "
-        "--data-dir for a local GLUE folder).")
+        "--data-dir for a local GLUE folder) or --train-file.")
   if args.max_seq_length is None:
     args.max_seq_length = model_record.trained_max_seq_length(
         args.model, default=flags.DEFAULT_MAX_SEQ_LENGTH)
@@ -185,7 +198,12 @@ def _export(args):
         allow_untrained=args.allow_untrained, jit_compile=args.jit_compile)
 
   representative_texts = None
-  if args.quantize == "int8":
+  if args.quantize == "int8" and args.train_file:
+    from theseus_tf.data.file_task import sample_texts  # pylint: disable=g-import-not-at-top
+    representative_texts = sample_texts(
+        args.train_file, args.num_calibration_examples,
+        file_format=args.file_format, text_columns=args.text_columns)
+  elif args.quantize == "int8":
     representative_texts = export.representative_texts_from_task(
         args.task, args.data_dir, num_examples=args.num_calibration_examples)
   path = export.export_tflite(
@@ -199,6 +217,12 @@ def _export(args):
 
 
 def _text_pair(args):
+  if args.train_file and args.text_columns:
+    is_pair = len(args.text_columns) == 2
+    if args.text_pair and not is_pair:
+      raise UsageError("--text-pair contradicts --text-columns "
+                       f"{','.join(args.text_columns)}, a single column.")
+    return is_pair
   if not args.task:
     return args.text_pair
   from theseus_tf.data import get_task  # pylint: disable=g-import-not-at-top

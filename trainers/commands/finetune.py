@@ -1,21 +1,25 @@
 """`theseus-tf finetune`: fine-tune a BERT checkpoint on a GLUE task."""
 
 from trainers.commands import flags
+from trainers import data_source
 from trainers.commands import validation
 
 NAME = "finetune"
-REQUIRED = ("model", "task", "output_dir")
+REQUIRED = ("model", "output_dir")
 WHEN_INTERRUPTED = "run the same command again to resume"
 
 
 def add_parser(subparsers):
   parser = flags.add_command_parser(
-      subparsers, NAME, "fine-tune a BERT checkpoint on a GLUE task",
+      subparsers, NAME, "fine-tune a BERT checkpoint on a GLUE task or your data",
       flags.paragraph(
           "Fine-tune a BERT checkpoint (a Hugging Face folder or hub id) on a "
           "GLUE task: the predecessor that 'compress' then compresses."),
       epilog="example:\n  theseus-tf finetune --model bert-base-uncased "
-      "--task mrpc --data-dir glue_data --output-dir runs/bert-mrpc")
+      "--task mrpc --data-dir glue_data --output-dir runs/bert-mrpc\n"
+      "  theseus-tf finetune --model bert-base-uncased --train-file "
+      "tickets.csv --validation-file tickets-dev.csv --text-columns body "
+      "--label-column queue --output-dir runs/bert-tickets")
   group = parser.add_argument_group("model")
   flags.add_model(
       group, "Hugging Face BERT checkpoint: a local folder (config.json, "
@@ -31,6 +35,7 @@ def add_parser(subparsers):
 
 
 def check(args):
+  data_source.check_data_flags(args)
   validation.check_training(args)
 
 

@@ -29,6 +29,12 @@ PROG = "theseus-tf"
 SUCCESSOR_INIT_CHOICES = ("bottom", "top", "every_k")  # theseus_tf.module_grouping
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")  # theseus_tf.export
 INPUT_KINDS = ("ids", "text")  # theseus_tf.export
+FILE_FORMATS = ("csv", "tsv", "jsonl")  # theseus_tf.data.text_files
+PROBLEM_TYPES = ("single_label_classification", "regression",
+                 "multi_label_classification")  # theseus_tf.data.file_task
+# Every metric of theseus_tf.data.file_task.METRIC_NAMES.
+METRICS = ("accuracy", "f1", "f1_macro", "f1_micro", "matthews_correlation",
+           "pearson", "spearmanr")
 
 DEFAULT_MAX_SEQ_LENGTH = 128
 
@@ -185,6 +191,20 @@ def int_list(value):
   return [non_negative_int(str(i).strip()) for i in items]
 
 
+def name_list(value):
+  """`"question,sentence"` or `["question", "sentence"]` -> a list of names."""
+  items = value.split(",") if isinstance(value, str) else value
+  if not isinstance(items, (list, tuple)):
+    raise argparse.ArgumentTypeError(
+        f"expected comma-separated names, got {value!r}")
+  names = [str(item).strip() for item in items]
+  if not names or not all(names):
+    raise argparse.ArgumentTypeError(
+        f"expected comma-separated names such as question,sentence, got "
+        f"{value!r}")
+  return names
+
+
 def successor_init(value):
   """`bottom`, `top`, `every_k`, or predecessor layer indices `0,2,4`."""
   if isinstance(value, str) and value.strip() in SUCCESSOR_INIT_CHOICES:
@@ -223,6 +243,79 @@ def add_data_dir(group, help_text="local GLUE folder holding <TASK>/train.tsv "
                  "and dev.tsv (or the task folder itself). Default: "
                  "tensorflow-datasets, which needs internet the first time."):
   group.add_argument("--data-dir", metavar="DIR", help=help_text)
+
+
+def add_text_column_flags(group):
+  """How to read the user's files: format and text columns."""
+  group.add_argument(
+      "--file-format", choices=FILE_FORMATS,
+      help="format of the data files: csv, tsv (both with a header row) or "
+      "jsonl (one JSON object per line). Default: from each file's "
+      "extension (.csv, .tsv, .jsonl/.ndjson).")
+  group.add_argument(
+      "--text-columns", type=name_list, metavar="COLS",
+      help="the text column, or two for sentence pairs: "
+      "--text-columns question,sentence (default: text, else "
+      "sentence1,sentence2, else sentence).")
+
+
+def add_data_file_flags(group, train_file=True):
+  """The user's own data: files, columns, labels, problem type, metric.
+
+  `trainers.data_source` checks them against --task and reads the files.
+  """
+  if train_file:
+    group.add_argument(
+        "--train-file", metavar="FILE",
+        help="your training data: a UTF-8 CSV, TSV or JSON Lines file, "
+        "instead of --task. The label set comes from it.")
+  group.add_argument(
+      "--tfds-name", metavar="NAME",
+      help="a tensorflow-datasets text classification set (imdb_reviews, "
+      "ag_news_subset, ...), prepared locally, instead of --task or files: "
+      "train on its train split, evaluate on validation (else test). Never "
+      "downloads: offline, an unprepared set fails at once.")
+  group.add_argument(
+      "--tfds-data-dir", metavar="DIR",
+      help="tensorflow-datasets data folder (default: TFDS' own, "
+      "~/tensorflow_datasets).")
+  group.add_argument(
+      "--validation-file", metavar="FILE",
+      help="your validation data, in the same form (columns, labels) as "
+      "--train-file; instead of --task.")
+  add_text_column_flags(group)
+  group.add_argument(
+      "--label-column", metavar="COL",
+      help="the label column (default: label).")
+  group.add_argument(
+      "--labels", type=name_list, metavar="NAMES",
+      help="the label names in id order, e.g. negative,positive (default: a "
+      "trained model's id2label, else the training file's labels sorted: "
+      "numerically if all are integers, else as strings).")
+  group.add_argument(
+      "--problem-type", choices=PROBLEM_TYPES,
+      help="single_label_classification: one label per row; regression: a "
+      "number per row; multi_label_classification: a JSON list or a "
+      "--label-delimiter separated string of labels per row (sigmoid outputs). "
+      "Default: a trained model's, else single_label_classification.")
+  group.add_argument(
+      "--label-delimiter", default=",", metavar="SEP",
+      help="separator of the labels of a multi-label row (default: ,).")
+  group.add_argument(
+      "--metric-for-best", choices=METRICS, metavar="METRIC",
+      help="the dev metric that picks the best checkpoint (the 'score'): "
+      f"one of {', '.join(METRICS)}; all that apply are reported (default: "
+      "accuracy; pearson for regression; f1_micro for multi-label).")
+  group.add_argument(
+      "--force-labels", action="store_true",
+      help="accept a label column with more distinct values than half the "
+      "training rows (refused by default: likely the wrong column).")
+  group.add_argument(
+      "--token-cache-dir", metavar="DIR",
+      help="where the tokenised files are cached, keyed by file content, "
+      "tokenizer and --max-seq-length, so that a resumed or repeated run "
+      "does not tokenise again (default: $THESEUS_TF_TOKEN_CACHE, else "
+      "~/.cache/theseus_tf/tokens).")
 
 
 def add_max_seq_length(group, default=DEFAULT_MAX_SEQ_LENGTH):
@@ -306,8 +399,12 @@ def add_training_data_flags(parser,
                             max_seq_length_default=DEFAULT_MAX_SEQ_LENGTH):
   """The data flags of finetune and compress."""
   group = parser.add_argument_group("data")
-  add_task(group)
+  add_task(group, help_text="GLUE task: CoLA, SST-2, MRPC, STS-B, QQP, MNLI "
+           "(both dev sets), MNLI-M, MNLI-MM, QNLI, RTE, WNLI; case and "
+           "dashes do not matter. Required unless --train-file and "
+           "--validation-file are given.")
   add_data_dir(group)
+  add_data_file_flags(group)
   add_max_seq_length(group, max_seq_length_default)
   add_batch_size(group)
   add_max_train_examples(group)

@@ -49,15 +49,15 @@ class TrainingJob:
   replacement_rate: Optional[Callable] = None
 
 
-def _task_loss(is_regression):
+def _task_loss(problem_type):
   return lambda features, labels, logits: losses.task_loss(
-      logits, labels, is_regression)
+      logits, labels, problem_type)
 
 
 def finetune_job(model):
   """Fine-tunes `model` (a `BertClassifier`) as it is."""
   return TrainingJob(model=model, export_model=model,
-                     loss=_task_loss(model.is_regression),
+                     loss=_task_loss(model.problem_type),
                      variables=list(model.trainable_variables))
 
 
@@ -131,9 +131,9 @@ def _theseus_job(args, predecessor, depth, schedule, replacing_steps):
     step = max(int(module.replacement_step.numpy()) - 1, 0)
     return float(module.replacement_rate(step))
 
-  loss = _task_loss(model.is_regression)
+  loss = _task_loss(model.problem_type)
   if args.alpha is not None:  # Theseus + KD.
-    loss = _soft_target_loss(args, predecessor, model.is_regression)
+    loss = _soft_target_loss(args, predecessor, model.problem_type)
 
   return TrainingJob(
       model=model, export_model=theseus_tf.strip_successor(model),
@@ -164,17 +164,17 @@ def _distill_job(args, teacher, depth):
 
   return TrainingJob(
       model=student, export_model=student,
-      loss=_soft_target_loss(args, teacher, student.is_regression),
+      loss=_soft_target_loss(args, teacher, student.problem_type),
       variables=list(student.trainable_variables))
 
 
-def _soft_target_loss(args, teacher, is_regression):
+def _soft_target_loss(args, teacher, problem_type):
   """The distillation loss against the frozen `teacher`'s outputs."""
 
   def loss(features, labels, logits):
     teacher_logits = teacher(features, training=False)
     return losses.distillation_loss(logits, teacher_logits, labels,
-                                    is_regression, args.temperature,
+                                    problem_type, args.temperature,
                                     args.alpha)
 
   return loss

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from theseus_tf.backend import keras
 from theseus_tf.utils.transformers import save_pretrained
 from trainers.commands import config_files as config_lib
-from trainers import model_record, tf_setup
+from trainers import data_source, model_record, tf_setup
 from trainers.training import jobs, optimization
 from trainers.atomic_io import replace_dir
 from trainers.training.checkpointing import (CHECKPOINT_DIR, BestModel, TrainerState,
@@ -44,7 +44,7 @@ from trainers.errors import UsageError
 from trainers.evaluation import (count_parameters, evaluate,
                                  make_predict_function)
 from trainers.inputs import (distributed_train_input, load_eval_sets,
-                             load_train_examples, resolve_task)
+                             load_train_examples)
 from trainers.model_io import load_task_classifier, load_task_tokenizer
 from trainers.training.plan import make_plan
 from trainers.training.run_info import write_metrics, write_versions
@@ -72,31 +72,37 @@ def run_training(args, config):
     raise UsageError(f"--output-dir {output_dir} is a file: pass a folder")
   if not args.overwrite_output_dir:
     config_lib.check_same_run(output_dir, config)
-  task = resolve_task(args.task)
+  finetuning = args.command == "finetune"
+  # The files are read and checked before any model loads; a compressed
+  # model keeps the label names of its predecessor.
+  task = data_source.resolve_data_task(
+      args, model=None if finetuning else args.model)
   strategy = tf_setup.make_strategy(args.strategy)
   is_chief, worker = tf_setup.worker_role(strategy)
   run_dir = output_dir if is_chief else output_dir / WORKER_DIR.format(worker)
   keras.utils.set_random_seed(args.seed)
   policy = tf_setup.set_precision(args.mixed_precision)
 
-  finetuning = args.command == "finetune"
   flag, path = "--model", args.model
   tokenizer = load_task_tokenizer(flag, path)
   train_examples = load_train_examples(
       task, tokenizer, args.data_dir, args.max_seq_length,
-      args.max_train_examples, args.seed)
+      args.max_train_examples, args.seed, cache_dir=args.token_cache_dir)
   eval_sets = load_eval_sets(
       task, tokenizer, args.data_dir, args.max_seq_length,
-      args.eval_batch_size, args.max_eval_examples)
+      args.eval_batch_size, args.max_eval_examples,
+      cache_dir=args.token_cache_dir)
   plan = make_plan(args, len(train_examples))
 
   with strategy.scope():
     if finetuning:
-      job = jobs.finetune_job(load_task_classifier(
-          flag, path, task, dtype=policy, allow_new_head=True,
-          reinit_head=args.reinit_head))
+      job = jobs.finetune_job(data_source.apply_task_labels(
+          load_task_classifier(flag, path, task, dtype=policy,
+                               allow_new_head=True,
+                               reinit_head=args.reinit_head), task))
     else:
-      predecessor = load_task_classifier(flag, path, task, dtype=policy)
+      predecessor = data_source.apply_task_labels(
+          load_task_classifier(flag, path, task, dtype=policy), task)
       job = jobs.compress_job(args, predecessor, plan.schedule,
                               plan.replacing_steps)
     learning_rate = optimization.WarmupLinearDecay(

@@ -12,7 +12,8 @@ from trainers.commands import config_files as config_lib
 from trainers.commands import flags
 from trainers.errors import UsageError
 
-COMMANDS = ("finetune", "compress", "evaluate", "export", "benchmark", "demo")
+COMMANDS = ("finetune", "compress", "evaluate", "export", "predict", "benchmark",
+            "demo")
 
 
 def _flags(command):

@@ -1,0 +1,129 @@
+"""Streaming tokenisation of own files and its on-disk cache."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from theseus_tf.data import (FEATURE_NAMES, encode_examples, eval_dataset,
+                             load_examples, make_file_task)
+from theseus_tf.data.token_cache import encode_file_split, subset
+from tests.data.glue_files import (LABEL_COLUMN, TEXT_COLUMNS, glue_rows,
+                                   write_rows)
+
+
+class CountingTokenizer:
+  """Wraps a tokenizer and counts the examples it encodes."""
+
+  def __init__(self, tokenizer):
+    self.tokenizer = tokenizer
+    self.examples = 0
+
+  def __call__(self, texts, *args, **kwargs):
+    self.examples += len(texts)
+    return self.tokenizer(texts, *args, **kwargs)
+
+  def __getattr__(self, name):
+    return getattr(self.tokenizer, name)
+
+
+@pytest.fixture
+def tokenizer(fixtures_dir):
+  from theseus_tf.utils.transformers import load_tokenizer
+  return CountingTokenizer(load_tokenizer(fixtures_dir / "tiny-bert-classifier"))
+
+
+@pytest.fixture
+def mrpc_task(glue_dir, tmp_path):
+  rows, _ = glue_rows(glue_dir, "mrpc", "dev")
+  path = write_rows(tmp_path / "mrpc.jsonl", rows)
+  return make_file_task(path, text_columns=TEXT_COLUMNS["mrpc"],
+                        label_column=LABEL_COLUMN)
+
+
+def _assert_same(a, b):
+  """Same examples as the model sees them (the cache's are compact)."""
+  (first, first_labels), = eval_dataset(a, len(a)).dataset
+  (second, second_labels), = eval_dataset(b, len(b)).dataset
+  assert sorted(first) == sorted(second) == sorted(FEATURE_NAMES)
+  for name, values in first.items():
+    assert values.dtype == second[name].dtype == tf.int32
+    np.testing.assert_array_equal(values.numpy(), second[name].numpy())
+  np.testing.assert_array_equal(first_labels.numpy(), second_labels.numpy())
+  assert a.labels.dtype == b.labels.dtype
+
+
+def test_cached_examples_are_compact(mrpc_task, tokenizer, tmp_path):
+  encoded, _ = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                 cache_dir=tmp_path)
+  # 5 bytes per token in memory, as on disk: no all-ones attention mask,
+  # int8 token types.
+  assert sorted(encoded.features) == ["input_ids", "token_type_ids"]
+  assert encoded.features["token_type_ids"].dtype == tf.int8
+
+
+def test_streamed_chunks_equal_the_in_memory_encoding(mrpc_task, tokenizer,
+                                                      tmp_path):
+  whole = encode_examples(mrpc_task, load_examples(mrpc_task, "train"),
+                          tokenizer, 64)
+  # Chunks of 100 rows: the 408 real MRPC dev pairs in five calls.
+  streamed, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                    cache_dir=tmp_path / "cache",
+                                    chunk_rows=100)
+  assert not hit
+  _assert_same(whole, streamed)
+
+
+def test_second_run_does_not_tokenize(mrpc_task, tokenizer, tmp_path):
+  cache = tmp_path / "cache"
+  first, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                 cache_dir=cache)
+  assert not hit and tokenizer.examples == 408
+  second, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                  cache_dir=cache)
+  assert hit and tokenizer.examples == 408  # No tokenizer call.
+  _assert_same(first, second)
+  assert len(list(cache.glob("*.npz"))) == 1
+  assert not list(cache.glob(".*partial*"))
+
+  # Another length, or other file content, is another entry.
+  encode_file_split(mrpc_task, "train", tokenizer, 32, cache_dir=cache)
+  assert tokenizer.examples == 2 * 408
+  path = mrpc_task.path_of("train")
+  with open(path, "a", encoding="utf-8") as f:
+    f.write('{"first": "a", "second": "b", "verdict": "paraphrase"}\n')
+  changed, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                   cache_dir=cache)
+  assert not hit and len(changed) == 409
+
+
+def test_damaged_cache_entry_is_rebuilt(mrpc_task, tokenizer, tmp_path):
+  cache = tmp_path / "cache"
+  encode_file_split(mrpc_task, "train", tokenizer, 64, cache_dir=cache)
+  (entry,) = cache.glob("*.npz")
+  entry.write_bytes(b"not a zip")
+  rebuilt, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                   cache_dir=cache)
+  assert not hit and len(rebuilt) == 408
+
+
+def test_subset_matches_load_examples(mrpc_task, tokenizer, tmp_path):
+  encoded, _ = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                 cache_dir=tmp_path)
+  expected = encode_examples(
+      mrpc_task, load_examples(mrpc_task, "train", max_examples=30, seed=5),
+      tokenizer, 64)
+  _assert_same(subset(encoded, 30, 5), expected)
+
+
+def test_multi_label_and_regression_labels(tmp_path, tokenizer):
+  path = write_rows(tmp_path / "t.jsonl", [
+      {"text": "a b c", "label": ["x", "y"], "score": 0.5},
+      {"text": "d", "label": ["y"], "score": 2.0}])
+  task = make_file_task(path, problem_type="multi_label_classification")
+  encoded, _ = encode_file_split(task, "train", tokenizer, 16,
+                                 cache_dir=tmp_path)
+  np.testing.assert_array_equal(encoded.labels, [[1, 1], [0, 1]])
+  task = make_file_task(path, label_column="score", problem_type="regression")
+  encoded, _ = encode_file_split(task, "train", tokenizer, 16,
+                                 cache_dir=tmp_path)
+  np.testing.assert_array_equal(encoded.labels, np.float32([0.5, 2.0]))
