@@ -127,3 +127,23 @@ def test_multi_label_and_regression_labels(tmp_path, tokenizer):
   encoded, _ = encode_file_split(task, "train", tokenizer, 16,
                                  cache_dir=tmp_path)
   np.testing.assert_array_equal(encoded.labels, np.float32([0.5, 2.0]))
+
+
+def test_tokenizers_without_token_types_cache_ids_only(mrpc_task, fixtures_dir,
+                                                       tmp_path):
+  from theseus_tf.utils.transformers import load_tokenizer
+  folder = fixtures_dir / "families" / "tiny-roberta-classifier"
+  if not folder.is_dir():
+    pytest.skip(f"{folder} not found")
+  roberta = load_tokenizer(folder)
+  for _ in range(2):  # Tokenised, then read back from the cache.
+    encoded, _ = encode_file_split(mrpc_task, "train", roberta, 64,
+                                   cache_dir=tmp_path)
+    assert sorted(encoded.features) == ["input_ids"]
+    (features, _), = eval_dataset(encoded, len(encoded)).dataset
+    assert sorted(features) == ["attention_mask", "input_ids"]
+  whole = encode_examples(mrpc_task, load_examples(mrpc_task, "train"),
+                          roberta, 64)
+  (want, _), = eval_dataset(whole, len(whole)).dataset
+  for name in want:
+    np.testing.assert_array_equal(features[name].numpy(), want[name].numpy())

@@ -278,7 +278,10 @@ def _shuffled_examples(encoded, seed):
 
 
 def _padding_values(encoded):
-  features = {name: tf.constant(0, tf.int32) for name in encoded.features}
+  # The features `_model_features` yields: compact examples gain the mask.
+  names = set(encoded.features) | {"attention_mask"}
+  features = {name: tf.constant(0, tf.int32) for name in FEATURE_NAMES
+              if name in names}
   features["input_ids"] = tf.constant(encoded.pad_token_id, tf.int32)
   return features, tf.constant(0, tf.as_dtype(encoded.labels.dtype))
 
