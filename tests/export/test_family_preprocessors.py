@@ -43,14 +43,6 @@ def _folder(families_dir, family):
 
 
 @pytest.fixture(scope="module")
-def families_dir(fixtures_dir):
-  path = fixtures_dir / "families"
-  if not path.is_dir():
-    pytest.skip(f"{path} not found")
-  return path
-
-
-@pytest.fixture(scope="module")
 def fixture_texts(families_dir):
   spec = json.loads((families_dir / "FAMILIES.json").read_text("utf-8"))
   return spec["texts"]

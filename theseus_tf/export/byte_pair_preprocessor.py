@@ -1,12 +1,17 @@
 """In-graph byte-level BPE (RoBERTa, GPT-2) as Hugging Face's fast tokenizer does it."""
 
+import functools
 import json
-import os
-import pathlib
 
 import tensorflow as tf
 
-from theseus_tf.export.segment_packing import pack_segments
+from theseus_tf.export.segment_packing import check_max_seq_length
+from theseus_tf.export.segment_packing import pack_texts
+from theseus_tf.export.segment_packing import special_token_ids
+from theseus_tf.export.tokenizer_files import TOKENIZER_JSON
+from theseus_tf.export.tokenizer_files import config_token
+from theseus_tf.export.tokenizer_files import read_tokenizer_config
+from theseus_tf.export.tokenizer_files import tokenizer_folder
 
 # Unicode White_Space, which the `\s` of Hugging Face's regex engine matches;
 # RE2's `\s` is ASCII only.
@@ -27,8 +32,6 @@ _CUT = b"\xff"
 
 _VOCAB_JSON = "vocab.json"
 _MERGES_TXT = "merges.txt"
-_TOKENIZER_JSON = "tokenizer.json"
-_TOKENIZER_CONFIG = "tokenizer_config.json"
 
 
 def bytes_to_unicode():
@@ -104,25 +107,18 @@ class BytePairPreprocessor(tf.Module):
     vocab = dict(vocab)
     if not vocab:
       raise ValueError("The vocabulary is empty.")
-    if max_seq_length < 4:
-      raise ValueError(
-          f"max_seq_length must be at least 4 (<s> a </s></s> b </s> needs "
-          f"room), got {max_seq_length}.")
-    for token, role in ((cls_token, "cls"), (sep_token, "sep"),
-                        (pad_token, "pad")):
-      if token not in vocab:
-        raise ValueError(
-            f"The {role} token {token!r} is not in the vocabulary: pass the "
-            f"tokenizer's own {role}_token.")
+    check_max_seq_length(max_seq_length, 4, "<s> a </s></s> b </s>")
+    special = special_token_ids(vocab, cls=cls_token, sep=sep_token,
+                                pad=pad_token)
     self.vocab_size = max(vocab.values()) + 1
     self.max_seq_length = int(max_seq_length)
     self.pad_to_max_length = bool(pad_to_max_length)
     self.add_prefix_space = bool(add_prefix_space)
     self.lowercase = False
     self.feature_names = ("input_ids", "attention_mask")
-    self.cls_id = vocab[cls_token]
-    self.sep_id = vocab[sep_token]
-    self.pad_id = vocab[pad_token]
+    self.cls_id = special["cls"]
+    self.sep_id = special["sep"]
+    self.pad_id = special["pad"]
 
     byte_map = bytes_to_unicode()
     self._byte_to_char = _table([bytes([b]) for b in range(256)],
@@ -255,13 +251,8 @@ class BytePairPreprocessor(tf.Module):
       A dict of int32 `[batch, length]` tensors `input_ids` and
       `attention_mask`.
     """
-    return pack_segments(
-        self.tokenize(text_a),
-        None if text_b is None else self.tokenize(text_b),
-        cls_id=self.cls_id, sep_id=self.sep_id, pad_id=self.pad_id,
-        max_seq_length=self.max_seq_length,
-        pad_to_max_length=self.pad_to_max_length,
-        pair_separators=2, token_types=False)
+    return pack_texts(self, text_a, text_b, pair_separators=2,
+                      token_types=False)
 
 
 def _table(keys, values, default, value_dtype=tf.string):
@@ -286,22 +277,9 @@ def read_byte_pair_options(path):
     FileNotFoundError: no folder, or no vocabulary in it.
     NotImplementedError: not a byte-level BPE tokenizer.
   """
-  folder = pathlib.Path(os.fspath(path))
-  if not folder.is_dir():
-    raise FileNotFoundError(
-        f"No tokenizer folder {folder}: pass the folder holding "
-        f"{_TOKENIZER_JSON} or {_VOCAB_JSON} and {_MERGES_TXT} (usually the "
-        "model folder).")
-  config = {}
-  if (folder / _TOKENIZER_CONFIG).is_file():
-    config = json.loads(
-        (folder / _TOKENIZER_CONFIG).read_text(encoding="utf-8"))
-
-  def token(key, default):
-    value = config.get(key, default)
-    if isinstance(value, dict):  # Serialized AddedToken.
-      value = value.get("content", default)
-    return value
+  folder = tokenizer_folder(path, f"{_VOCAB_JSON} and {_MERGES_TXT}")
+  config = read_tokenizer_config(folder)
+  token = functools.partial(config_token, config)
 
   options = {
       "cls_token": token("cls_token", "<s>"),
@@ -309,15 +287,15 @@ def read_byte_pair_options(path):
       "pad_token": token("pad_token", "<pad>"),
       "add_prefix_space": bool(config.get("add_prefix_space", False)),
   }
-  if (folder / _TOKENIZER_JSON).is_file():
-    options.update(_read_tokenizer_json(folder / _TOKENIZER_JSON))
+  if (folder / TOKENIZER_JSON).is_file():
+    options.update(_read_tokenizer_json(folder / TOKENIZER_JSON))
     return options
   missing = [name for name in (_VOCAB_JSON, _MERGES_TXT)
              if not (folder / name).is_file()]
   if missing:
     raise FileNotFoundError(
         f"No vocabulary in {folder}: its byte-level BPE tokenizer needs "
-        f"{_TOKENIZER_JSON} or {_VOCAB_JSON} + {_MERGES_TXT} (missing: "
+        f"{TOKENIZER_JSON} or {_VOCAB_JSON} + {_MERGES_TXT} (missing: "
         f"{', '.join(missing)}); save the tokenizer there with "
         "tokenizer.save_pretrained(folder), or pass the folder it came with "
         "(CLI: --tokenizer).")

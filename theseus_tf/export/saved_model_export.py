@@ -236,24 +236,27 @@ def _metadata(model, preprocessor, model_name, version, text_pair,
               feature_names, jit_compile):
   import theseus_tf  # pylint: disable=g-import-not-at-top
   backbone = getattr(model, "backbone", None)
-  if preprocessor is None:
-    return {
-        "model_name": model_name,
-        "version": version,
-        "problem_type": signatures.problem_type(model),
-        "labels": signatures.label_names(model),
-        "num_layers": getattr(backbone, "num_layers", None),
-        "signatures": {signatures.SERVING_DEFAULT: list(feature_names)},
-        "jit_compile": bool(jit_compile),
-        "theseus_tf_version": theseus_tf.__version__,
-        "tensorflow_version": tf.__version__,
-    }
-  return {
+  # The keys of both kinds of export, in the order the metadata lists them.
+  model_keys = {
       "model_name": model_name,
       "version": version,
       "problem_type": signatures.problem_type(model),
       "labels": signatures.label_names(model),
       "num_layers": getattr(backbone, "num_layers", None),
+  }
+  version_keys = {
+      "theseus_tf_version": theseus_tf.__version__,
+      "tensorflow_version": tf.__version__,
+  }
+  if preprocessor is None:
+    return {
+        **model_keys,
+        "signatures": {signatures.SERVING_DEFAULT: list(feature_names)},
+        "jit_compile": bool(jit_compile),
+        **version_keys,
+    }
+  return {
+      **model_keys,
       "signatures": {
           signatures.SERVING_DEFAULT: list(
               signatures.text_input_names(text_pair)),
@@ -264,6 +267,5 @@ def _metadata(model, preprocessor, model_name, version, text_pair,
       "max_seq_length": preprocessor.max_seq_length,
       "tokenizer": preprocessor.family,
       "lowercase": preprocessor.lowercase,
-      "theseus_tf_version": theseus_tf.__version__,
-      "tensorflow_version": tf.__version__,
+      **version_keys,
   }

@@ -114,6 +114,51 @@ def pack_segments(tokens_a,
   return features
 
 
+def check_max_seq_length(max_seq_length, minimum, pair_layout):
+  """Raises unless `max_seq_length` leaves room for a pair's special tokens.
+
+  Raises:
+    ValueError: `max_seq_length < minimum`.
+  """
+  if max_seq_length < minimum:
+    raise ValueError(
+        f"max_seq_length must be at least {minimum} ({pair_layout} needs "
+        f"room), got {max_seq_length}.")
+
+
+def special_token_ids(token_to_id, **tokens):
+  """The ids of the special tokens, by role (`cls=`, `sep=`, ...).
+
+  Raises:
+    ValueError: a token is not in `token_to_id` (the first in argument order).
+  """
+  ids = {}
+  for role, token in tokens.items():
+    if token not in token_to_id:
+      raise ValueError(
+          f"The {role} token {token!r} is not in the vocabulary: pass the "
+          f"tokenizer's own {role}_token.")
+    ids[role] = token_to_id[token]
+  return ids
+
+
+def pack_texts(preprocessor, text_a, text_b=None, **options):
+  """`pack_segments` of `preprocessor.tokenize`d texts, with its settings.
+
+  The `__call__` of every in-graph preprocessor: `preprocessor` has
+  `tokenize`, `cls_id`, `sep_id`, `pad_id`, `max_seq_length` and
+  `pad_to_max_length`; `options` are the family's other `pack_segments`
+  arguments.
+  """
+  return pack_segments(
+      preprocessor.tokenize(text_a),
+      None if text_b is None else preprocessor.tokenize(text_b),
+      cls_id=preprocessor.cls_id, sep_id=preprocessor.sep_id,
+      pad_id=preprocessor.pad_id,
+      max_seq_length=preprocessor.max_seq_length,
+      pad_to_max_length=preprocessor.pad_to_max_length, **options)
+
+
 def _as_int(condition):
   # A select rather than a cast: the TFLite converter rewrites
   # `zeros_like(cast(bool))` (Keras' embedding lookup has one) into a

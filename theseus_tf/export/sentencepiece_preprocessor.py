@@ -4,19 +4,21 @@ import base64
 import functools
 import hashlib
 import json
-import os
-import pathlib
 
 import numpy as np
 import tensorflow as tf
 
 from theseus_tf.export import sentencepiece_model_proto as model_proto
 from theseus_tf.export.bert_normalizer_model import build_normalizer_model
-from theseus_tf.export.segment_packing import pack_segments
+from theseus_tf.export.segment_packing import check_max_seq_length
+from theseus_tf.export.segment_packing import pack_texts
+from theseus_tf.export.segment_packing import special_token_ids
+from theseus_tf.export.tokenizer_files import TOKENIZER_JSON
+from theseus_tf.export.tokenizer_files import config_token
+from theseus_tf.export.tokenizer_files import read_tokenizer_config
+from theseus_tf.export.tokenizer_files import tokenizer_folder
 
-_TOKENIZER_JSON = "tokenizer.json"
 _SENTENCEPIECE_MODEL = "sentencepiece.bpe.model"
-_TOKENIZER_CONFIG = "tokenizer_config.json"
 
 # Unicode White_Space: where Hugging Face's WhitespaceSplit cuts words.
 _WHITESPACE = frozenset(
@@ -101,28 +103,21 @@ class SentencePiecePreprocessor(tf.Module):
     pieces = [tuple(p) for p in pieces]
     if not pieces:
       raise ValueError("The vocabulary is empty.")
-    if max_seq_length < 4:
-      raise ValueError(
-          f"max_seq_length must be at least 4 (<s> a </s></s> b </s> needs "
-          f"room), got {max_seq_length}.")
+    check_max_seq_length(max_seq_length, 4, "<s> a </s></s> b </s>")
     ids = {}
     for i, (piece, _, _) in enumerate(pieces):
       ids.setdefault(piece, i)
-    for token, role in ((cls_token, "cls"), (sep_token, "sep"),
-                        (pad_token, "pad")):
-      if token not in ids:
-        raise ValueError(
-            f"The {role} token {token!r} is not in the vocabulary: pass the "
-            f"tokenizer's own {role}_token.")
+    special = special_token_ids(ids, cls=cls_token, sep=sep_token,
+                                pad=pad_token)
     self.vocab_size = len(pieces)
     self.max_seq_length = int(max_seq_length)
     self.pad_to_max_length = bool(pad_to_max_length)
     self.fast = bool(fast)
     self.lowercase = False
     self.feature_names = ("input_ids", "attention_mask")
-    self.cls_id = ids[cls_token]
-    self.sep_id = ids[sep_token]
-    self.pad_id = ids[pad_token]
+    self.cls_id = special["cls"]
+    self.sep_id = special["sep"]
+    self.pad_id = special["pad"]
     self.unk_id = int(unk_id)
     if self.fast:
       self._tokenizer = tf_text.FastSentencepieceTokenizer(
@@ -189,13 +184,8 @@ class SentencePiecePreprocessor(tf.Module):
       A dict of int32 `[batch, length]` tensors `input_ids` and
       `attention_mask`.
     """
-    return pack_segments(
-        self.tokenize(text_a),
-        None if text_b is None else self.tokenize(text_b),
-        cls_id=self.cls_id, sep_id=self.sep_id, pad_id=self.pad_id,
-        max_seq_length=self.max_seq_length,
-        pad_to_max_length=self.pad_to_max_length,
-        pair_separators=2, token_types=False)
+    return pack_texts(self, text_a, text_b, pair_separators=2,
+                      token_types=False)
 
 
 # Stands for "▁" in the model of `FastSentencepieceTokenizer` (see
@@ -329,37 +319,24 @@ def read_sentencepiece_options(path):
     FileNotFoundError: no folder, or no model in it.
     NotImplementedError: not a SentencePiece unigram tokenizer.
   """
-  folder = pathlib.Path(os.fspath(path))
-  if not folder.is_dir():
-    raise FileNotFoundError(
-        f"No tokenizer folder {folder}: pass the folder holding "
-        f"{_TOKENIZER_JSON} or {_SENTENCEPIECE_MODEL} (usually the model "
-        "folder).")
-  config = {}
-  if (folder / _TOKENIZER_CONFIG).is_file():
-    config = json.loads(
-        (folder / _TOKENIZER_CONFIG).read_text(encoding="utf-8"))
-
-  def token(key, default):
-    value = config.get(key, default)
-    if isinstance(value, dict):  # Serialized AddedToken.
-      value = value.get("content", default)
-    return value
+  folder = tokenizer_folder(path, _SENTENCEPIECE_MODEL)
+  config = read_tokenizer_config(folder)
+  token = functools.partial(config_token, config)
 
   options = {
       "cls_token": token("cls_token", "<s>"),
       "sep_token": token("sep_token", "</s>"),
       "pad_token": token("pad_token", "<pad>"),
   }
-  if (folder / _TOKENIZER_JSON).is_file():
-    options.update(_read_tokenizer_json(folder / _TOKENIZER_JSON))
+  if (folder / TOKENIZER_JSON).is_file():
+    options.update(_read_tokenizer_json(folder / TOKENIZER_JSON))
   elif (folder / _SENTENCEPIECE_MODEL).is_file():
     options.update(_read_fairseq_model(folder / _SENTENCEPIECE_MODEL,
                                        token("mask_token", "<mask>")))
   else:
     raise FileNotFoundError(
         f"No vocabulary in {folder}: its SentencePiece tokenizer needs "
-        f"{_TOKENIZER_JSON} or {_SENTENCEPIECE_MODEL} (missing: "
+        f"{TOKENIZER_JSON} or {_SENTENCEPIECE_MODEL} (missing: "
         f"{_SENTENCEPIECE_MODEL}); save the tokenizer there with "
         "tokenizer.save_pretrained(folder), or pass the folder it came with "
         "(CLI: --tokenizer).")

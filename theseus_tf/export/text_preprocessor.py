@@ -1,8 +1,7 @@
 """In-graph BERT tokenization with tensorflow-text, as Hugging Face does it."""
 
+import functools
 import json
-import os
-import pathlib
 
 import numpy as np
 import tensorflow as tf
@@ -10,12 +9,19 @@ import tensorflow as tf
 from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.export.bert_normalizer_model import bert_normalizer_model
 from theseus_tf.export.segment_packing import longest_first_lengths  # pylint: disable=unused-import
-from theseus_tf.export.segment_packing import pack_segments
+from theseus_tf.export.segment_packing import check_max_seq_length
+from theseus_tf.export.segment_packing import pack_texts
+from theseus_tf.export.segment_packing import special_token_ids
+# TOKENIZER_CONFIG: re-exported, it was this module's before tokenizer_files.
+from theseus_tf.export.tokenizer_files import TOKENIZER_CONFIG  # pylint: disable=unused-import
+from theseus_tf.export.tokenizer_files import TOKENIZER_JSON
+from theseus_tf.export.tokenizer_files import config_token
+from theseus_tf.export.tokenizer_files import read_tokenizer_config
+from theseus_tf.export.tokenizer_files import tokenizer_folder
 
-# What a tokenizer folder may hold, in the order they are read.
-TOKENIZER_JSON = "tokenizer.json"
+# What a WordPiece tokenizer folder may hold besides tokenizer.json (read
+# first) and tokenizer_config.json.
 VOCAB_TXT = "vocab.txt"
-TOKENIZER_CONFIG = "tokenizer_config.json"
 
 
 class TextPreprocessor(tf.Module):
@@ -88,20 +94,10 @@ class TextPreprocessor(tf.Module):
     vocab = list(vocab)
     if not vocab:
       raise ValueError("The vocabulary is empty.")
-    if max_seq_length < 3:
-      raise ValueError(
-          f"max_seq_length must be at least 3 ([CLS] a [SEP] b [SEP] needs "
-          f"room), got {max_seq_length}.")
+    check_max_seq_length(max_seq_length, 3, "[CLS] a [SEP] b [SEP]")
     token_to_id = {}
     for i, token in enumerate(vocab):
       token_to_id.setdefault(token, i)
-
-    def special_id(token, role):
-      if token not in token_to_id:
-        raise ValueError(
-            f"The {role} token {token!r} is not in the vocabulary: pass the "
-            f"tokenizer's own {role}_token.")
-      return token_to_id[token]
 
     self.vocab_size = len(vocab)
     self.lowercase = bool(lowercase)
@@ -112,10 +108,12 @@ class TextPreprocessor(tf.Module):
     self.feature_names = tuple(
         name for name in FEATURE_NAMES
         if self.token_types or name != "token_type_ids")
-    self.cls_id = special_id(cls_token, "cls")
-    self.sep_id = special_id(sep_token, "sep")
-    self.pad_id = special_id(pad_token, "pad")
-    self.unk_id = special_id(unk_token, "unk")
+    special = special_token_ids(token_to_id, cls=cls_token, sep=sep_token,
+                                pad=pad_token, unk=unk_token)
+    self.cls_id = special["cls"]
+    self.sep_id = special["sep"]
+    self.pad_id = special["pad"]
+    self.unk_id = special["unk"]
     normalizer = bert_normalizer_model(
         vocab, lowercase=self.lowercase, strip_accents=strip_accents)
     self._tokenizer = tf_text.FastBertTokenizer(
@@ -177,13 +175,7 @@ class TextPreprocessor(tf.Module):
       `token_type_ids`); `length` is `max_seq_length` with
       `pad_to_max_length`, else the longest row of the batch.
     """
-    return pack_segments(
-        self.tokenize(text_a),
-        None if text_b is None else self.tokenize(text_b),
-        cls_id=self.cls_id, sep_id=self.sep_id, pad_id=self.pad_id,
-        max_seq_length=self.max_seq_length,
-        pad_to_max_length=self.pad_to_max_length,
-        token_types=self.token_types)
+    return pack_texts(self, text_a, text_b, token_types=self.token_types)
 
 
 def read_tokenizer_options(path):
@@ -202,20 +194,9 @@ def read_tokenizer_options(path):
     FileNotFoundError: no folder, or no vocabulary in it.
     NotImplementedError: not a BERT WordPiece tokenizer.
   """
-  folder = pathlib.Path(os.fspath(path))
-  if not folder.is_dir():
-    raise FileNotFoundError(
-        f"No tokenizer folder {folder}: pass the folder holding "
-        f"{TOKENIZER_JSON} or {VOCAB_TXT} (usually the model folder).")
-  config = {}
-  if (folder / TOKENIZER_CONFIG).is_file():
-    config = json.loads((folder / TOKENIZER_CONFIG).read_text(encoding="utf-8"))
-
-  def token(key, default):
-    value = config.get(key, default)
-    if isinstance(value, dict):  # Serialized AddedToken.
-      value = value.get("content", default)
-    return value
+  folder = tokenizer_folder(path, VOCAB_TXT)
+  config = read_tokenizer_config(folder)
+  token = functools.partial(config_token, config)
 
   options = {
       "cls_token": token("cls_token", "[CLS]"),

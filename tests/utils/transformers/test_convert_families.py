@@ -33,14 +33,6 @@ SOME_TENSOR = {
 }
 
 
-@pytest.fixture(scope="session")
-def families_dir(fixtures_dir):
-  path = fixtures_dir / "families"
-  if not path.is_dir():
-    pytest.skip(f"{path} not found")
-  return path
-
-
 def _folder(families_dir, family):
   return families_dir / f"tiny-{family}-classifier"
 

@@ -158,27 +158,55 @@ def transformer_layer_weights(prefix, layer):
   ]
 
 
-def backbone_weights(backbone, prefix=""):
-  """The `WeightMap`s of a `BertBackbone`, names prefixed with `prefix`."""
-  embeddings = backbone.embeddings
+def embedding_weights(embeddings, prefix="", token_types=True):
+  """The `WeightMap`s of `BertEmbeddings` under `<prefix>embeddings.`.
+
+  Shared by every family; `token_types=False` for those without a token type
+  table (DistilBERT).
+  """
   weights = [
       same(f"{prefix}embeddings.word_embeddings.weight",
            embeddings.token_embedding.embeddings),
       same(f"{prefix}embeddings.position_embeddings.weight",
            embeddings.position_embedding.embeddings),
-      same(f"{prefix}embeddings.token_type_embeddings.weight",
-           embeddings.segment_embedding.embeddings),
-      *layer_norm(f"{prefix}embeddings.LayerNorm", embeddings.layer_norm),
   ]
-  for i, layer in enumerate(backbone.transformer_layers):
-    weights += transformer_layer_weights(f"{prefix}encoder.layer.{i}", layer)
-  weights += dense(f"{prefix}pooler.dense", backbone.pooler)
+  if token_types:
+    weights.append(same(f"{prefix}embeddings.token_type_embeddings.weight",
+                        embeddings.segment_embedding.embeddings))
+  weights += layer_norm(f"{prefix}embeddings.LayerNorm", embeddings.layer_norm)
   return weights
+
+
+def layers_weights(backbone, prefix, layer_weights=transformer_layer_weights):
+  """The `WeightMap`s of every transformer layer, `<prefix>.<i>` each."""
+  weights = []
+  for i, layer in enumerate(backbone.transformer_layers):
+    weights += layer_weights(f"{prefix}.{i}", layer)
+  return weights
+
+
+def backbone_weights(backbone, prefix=""):
+  """The `WeightMap`s of a `BertBackbone`, names prefixed with `prefix`."""
+  return [*embedding_weights(backbone.embeddings, prefix),
+          *layers_weights(backbone, f"{prefix}encoder.layer"),
+          *dense(f"{prefix}pooler.dense", backbone.pooler)]
 
 
 def head_weights(classifier):
   """The `WeightMap`s of a `BertClassifier`'s head."""
   return dense("classifier", classifier.output_dense)
+
+
+def two_dense_head_names(output_prefix, head_prefix):
+  """`HEAD_NAMES` of a two-`Linear` head, the output layer's weight first."""
+  return (f"{output_prefix}.weight", f"{output_prefix}.bias",
+          f"{head_prefix}.weight", f"{head_prefix}.bias")
+
+
+def two_dense_head_weights(classifier, output_prefix, head_prefix):
+  """The `WeightMap`s of a head with a hidden `Linear` before the output one."""
+  return [*dense(output_prefix, classifier.output_dense),
+          *dense(head_prefix, classifier.head_dense)]
 
 
 def check_plain_layers(backbone, family=FAMILY):
@@ -264,6 +292,28 @@ def check_head_type(model, head_type, family):
         f"{family} classifier has the {head_type!r} head.")
 
 
+def split_model(model):
+  """`(is_classifier, backbone)` of a `BertClassifier` or `BertBackbone`."""
+  is_classifier = isinstance(model, BertClassifier)
+  return is_classifier, model.backbone if is_classifier else model
+
+
+def add_classifier_hf_config(config, model, head_type, family):
+  """Adds a classifier's head dropout and labels to an encoder's `config.json`.
+
+  `classifier_dropout` is left None when it equals the hidden dropout, Hugging
+  Face's fallback (see `classifier_dropout`).
+
+  Raises:
+    ValueError: the classifier's head is not `head_type`.
+  """
+  check_head_type(model, head_type, family)
+  config["classifier_dropout"] = (
+      None if model.dropout == config["hidden_dropout_prob"] else model.dropout)
+  config.update(label_hf_config(model))
+  return config
+
+
 def hf_config_from_model(model):
   """The Hugging Face `config.json` dict describing `model`.
 
@@ -274,14 +324,9 @@ def hf_config_from_model(model):
   Raises:
     TypeError, ValueError: `model` is not a plain BERT model.
   """
-  is_classifier = isinstance(model, BertClassifier)
-  backbone = model.backbone if is_classifier else model
+  is_classifier, backbone = split_model(model)
   _check_standard_bert(backbone)
   if not is_classifier:
     return encoder_hf_config(backbone, "BertModel", "bert")
-  check_head_type(model, "pooler", FAMILY)
   config = encoder_hf_config(backbone, "BertForSequenceClassification", "bert")
-  config["classifier_dropout"] = (
-      None if model.dropout == config["hidden_dropout_prob"] else model.dropout)
-  config.update(label_hf_config(model))
-  return config
+  return add_classifier_hf_config(config, model, "pooler", FAMILY)

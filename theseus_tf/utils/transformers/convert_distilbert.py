@@ -17,15 +17,15 @@ from theseus_tf.utils.transformers import convert_bert
 from theseus_tf.utils.transformers.weight_map import dense
 from theseus_tf.utils.transformers.weight_map import fused_dense
 from theseus_tf.utils.transformers.weight_map import layer_norm
-from theseus_tf.utils.transformers.weight_map import same
 
 backbone_cls = BertBackbone
 classifier_cls = BertClassifier
 
 FAMILY = "DistilBERT"
 ENCODER_PREFIX = "distilbert."
-HEAD_NAMES = ("classifier.weight", "classifier.bias", "pre_classifier.weight",
-              "pre_classifier.bias")
+# The head: `pre_classifier`, then the output layer `classifier`.
+_HEAD_PREFIXES = ("classifier", "pre_classifier")
+HEAD_NAMES = convert_bert.two_dense_head_names(*_HEAD_PREFIXES)
 OPTIONAL_PREFIXES = ()
 # Buffers and the heads of other tasks (masked LM, question answering).
 IGNORED_NAME_PATTERNS = (
@@ -112,30 +112,21 @@ def _transformer_layer_weights(prefix, layer):
 
 def backbone_weights(backbone, prefix=""):
   """The `WeightMap`s of a DistilBERT-layout `BertBackbone`."""
-  embeddings = backbone.embeddings
-  weights = [
-      same(f"{prefix}embeddings.word_embeddings.weight",
-           embeddings.token_embedding.embeddings),
-      same(f"{prefix}embeddings.position_embeddings.weight",
-           embeddings.position_embedding.embeddings),
-      *layer_norm(f"{prefix}embeddings.LayerNorm", embeddings.layer_norm),
-  ]
-  for i, layer in enumerate(backbone.transformer_layers):
-    weights += _transformer_layer_weights(f"{prefix}transformer.layer.{i}",
-                                          layer)
-  return weights
+  return [*convert_bert.embedding_weights(backbone.embeddings, prefix,
+                                          token_types=False),
+          *convert_bert.layers_weights(backbone,
+                                       f"{prefix}transformer.layer",
+                                       _transformer_layer_weights)]
 
 
 def head_weights(classifier):
   """The `WeightMap`s of DistilBERT's classification head."""
-  return [*dense("classifier", classifier.output_dense),
-          *dense("pre_classifier", classifier.head_dense)]
+  return convert_bert.two_dense_head_weights(classifier, *_HEAD_PREFIXES)
 
 
 def hf_config_from_model(model):
   """The Hugging Face `config.json` of a DistilBERT model."""
-  is_classifier = isinstance(model, BertClassifier)
-  backbone = model.backbone if is_classifier else model
+  is_classifier, backbone = convert_bert.split_model(model)
   convert_bert.check_plain_layers(backbone, FAMILY)
   embeddings = backbone.embeddings
   layer = backbone.transformer_layers[0]

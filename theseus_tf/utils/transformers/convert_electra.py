@@ -13,16 +13,15 @@ from theseus_tf.models.bert_backbone import BertBackbone
 from theseus_tf.models.bert_classifier import BertClassifier
 from theseus_tf.utils.transformers import convert_bert
 from theseus_tf.utils.transformers.weight_map import dense
-from theseus_tf.utils.transformers.weight_map import layer_norm
-from theseus_tf.utils.transformers.weight_map import same
 
 backbone_cls = BertBackbone
 classifier_cls = BertClassifier
 
 FAMILY = "ELECTRA"
 ENCODER_PREFIX = "electra."
-HEAD_NAMES = ("classifier.out_proj.weight", "classifier.out_proj.bias",
-              "classifier.dense.weight", "classifier.dense.bias")
+# The head: `classifier.dense`, then the output layer `classifier.out_proj`.
+_HEAD_PREFIXES = ("classifier.out_proj", "classifier.dense")
+HEAD_NAMES = convert_bert.two_dense_head_names(*_HEAD_PREFIXES)
 OPTIONAL_PREFIXES = ()
 # Buffers and the heads of other tasks (the pre-training discriminator head,
 # generator heads, question answering).
@@ -75,34 +74,22 @@ def convert_classifier_config(hf_config, backbone):
 def backbone_weights(backbone, prefix=""):
   """The `WeightMap`s of an ELECTRA-layout `BertBackbone`."""
   embeddings = backbone.embeddings
-  weights = [
-      same(f"{prefix}embeddings.word_embeddings.weight",
-           embeddings.token_embedding.embeddings),
-      same(f"{prefix}embeddings.position_embeddings.weight",
-           embeddings.position_embedding.embeddings),
-      same(f"{prefix}embeddings.token_type_embeddings.weight",
-           embeddings.segment_embedding.embeddings),
-      *layer_norm(f"{prefix}embeddings.LayerNorm", embeddings.layer_norm),
-  ]
+  weights = convert_bert.embedding_weights(embeddings, prefix)
   if embeddings.embeddings_project is not None:
     weights += dense(f"{prefix}embeddings_project",
                      embeddings.embeddings_project)
-  for i, layer in enumerate(backbone.transformer_layers):
-    weights += convert_bert.transformer_layer_weights(
-        f"{prefix}encoder.layer.{i}", layer)
-  return weights
+  return weights + convert_bert.layers_weights(backbone,
+                                              f"{prefix}encoder.layer")
 
 
 def head_weights(classifier):
   """The `WeightMap`s of ELECTRA's classification head."""
-  return [*dense("classifier.out_proj", classifier.output_dense),
-          *dense("classifier.dense", classifier.head_dense)]
+  return convert_bert.two_dense_head_weights(classifier, *_HEAD_PREFIXES)
 
 
 def hf_config_from_model(model):
   """The Hugging Face `config.json` of an ELECTRA model."""
-  is_classifier = isinstance(model, BertClassifier)
-  backbone = model.backbone if is_classifier else model
+  is_classifier, backbone = convert_bert.split_model(model)
   convert_bert.check_plain_layers(backbone, FAMILY)
   embeddings = backbone.embeddings
   if embeddings.position_offset is not None or embeddings.num_segments < 1:
@@ -115,9 +102,5 @@ def hf_config_from_model(model):
   config = convert_bert.encoder_hf_config(backbone, architecture, "electra")
   config["embedding_size"] = embeddings.embedding_dim or embeddings.hidden_dim
   if is_classifier:
-    convert_bert.check_head_type(model, "electra", FAMILY)
-    config["classifier_dropout"] = (
-        None if model.dropout == config["hidden_dropout_prob"] else
-        model.dropout)
-    config.update(convert_bert.label_hf_config(model))
+    convert_bert.add_classifier_hf_config(config, model, "electra", FAMILY)
   return config

@@ -13,17 +13,15 @@ import re
 from theseus_tf.models.bert_backbone import BertBackbone
 from theseus_tf.models.bert_classifier import BertClassifier
 from theseus_tf.utils.transformers import convert_bert
-from theseus_tf.utils.transformers.weight_map import dense
-from theseus_tf.utils.transformers.weight_map import layer_norm
-from theseus_tf.utils.transformers.weight_map import same
 
 backbone_cls = BertBackbone
 classifier_cls = BertClassifier
 
 FAMILY = "RoBERTa"
 ENCODER_PREFIX = "roberta."
-HEAD_NAMES = ("classifier.out_proj.weight", "classifier.out_proj.bias",
-              "classifier.dense.weight", "classifier.dense.bias")
+# The head: `classifier.dense`, then the output layer `classifier.out_proj`.
+_HEAD_PREFIXES = ("classifier.out_proj", "classifier.dense")
+HEAD_NAMES = convert_bert.two_dense_head_names(*_HEAD_PREFIXES)
 OPTIONAL_PREFIXES = ()
 # Buffers, the pooler of `RobertaModel` (unused by the classification head)
 # and the heads of other tasks.
@@ -77,26 +75,13 @@ def convert_classifier_config(hf_config, backbone):
 
 def backbone_weights(backbone, prefix=""):
   """The `WeightMap`s of a RoBERTa-layout `BertBackbone`."""
-  embeddings = backbone.embeddings
-  weights = [
-      same(f"{prefix}embeddings.word_embeddings.weight",
-           embeddings.token_embedding.embeddings),
-      same(f"{prefix}embeddings.position_embeddings.weight",
-           embeddings.position_embedding.embeddings),
-      same(f"{prefix}embeddings.token_type_embeddings.weight",
-           embeddings.segment_embedding.embeddings),
-      *layer_norm(f"{prefix}embeddings.LayerNorm", embeddings.layer_norm),
-  ]
-  for i, layer in enumerate(backbone.transformer_layers):
-    weights += convert_bert.transformer_layer_weights(
-        f"{prefix}encoder.layer.{i}", layer)
-  return weights
+  return [*convert_bert.embedding_weights(backbone.embeddings, prefix),
+          *convert_bert.layers_weights(backbone, f"{prefix}encoder.layer")]
 
 
 def head_weights(classifier):
   """The `WeightMap`s of RoBERTa's classification head."""
-  return [*dense("classifier.out_proj", classifier.output_dense),
-          *dense("classifier.dense", classifier.head_dense)]
+  return convert_bert.two_dense_head_weights(classifier, *_HEAD_PREFIXES)
 
 
 def _check_roberta(backbone):
@@ -119,8 +104,7 @@ def hf_config_from_model(model):
   The `model_type` ("roberta" or "xlm-roberta") is the one the model records
   (`backbone.model_type`).
   """
-  is_classifier = isinstance(model, BertClassifier)
-  backbone = model.backbone if is_classifier else model
+  is_classifier, backbone = convert_bert.split_model(model)
   _check_roberta(backbone)
   model_type = backbone.model_type
   prefix = _ARCHITECTURE_PREFIXES[model_type]
@@ -129,9 +113,5 @@ def hf_config_from_model(model):
   config = convert_bert.encoder_hf_config(backbone, architecture, model_type)
   config.update(bos_token_id=0, eos_token_id=2)
   if is_classifier:
-    convert_bert.check_head_type(model, "roberta", FAMILY)
-    config["classifier_dropout"] = (
-        None if model.dropout == config["hidden_dropout_prob"] else
-        model.dropout)
-    config.update(convert_bert.label_hf_config(model))
+    convert_bert.add_classifier_hf_config(config, model, "roberta", FAMILY)
   return config
