@@ -27,6 +27,7 @@ import sys
 
 import numpy as np
 
+from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.data.file_task import check_columns, default_text_columns
 from theseus_tf.data.text_files import RowReader, TextFileError
 from trainers.errors import UsageError
@@ -48,6 +49,10 @@ class KerasPredictor:
     from trainers.evaluation import make_predict_function
     from theseus_tf.export import signatures
     self._predict = make_predict_function(model)
+    # The model's own inputs: no token_type_ids for RoBERTa, XLM-R,
+    # DistilBERT.
+    self._feature_names = tuple(getattr(model, "feature_names",
+                                        FEATURE_NAMES))
     self.tokenizer = tokenizer
     self.max_seq_length = max_seq_length
     self.problem_type = signatures.problem_type(model)
@@ -57,10 +62,11 @@ class KerasPredictor:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     encoding = self.tokenizer(
         texts_a, texts_b, truncation=True, max_length=self.max_seq_length,
-        padding=True, return_attention_mask=True, return_token_type_ids=True,
+        padding=True, return_attention_mask=True,
+        return_token_type_ids="token_type_ids" in self._feature_names,
         return_tensors="np")
     features = {name: tf.constant(encoding[name], tf.int32)
-                for name in ("input_ids", "attention_mask", "token_type_ids")}
+                for name in self._feature_names}
     return self._predict(features).numpy()
 
 

@@ -331,7 +331,11 @@ def make_file_task(train_file=None, validation_file=None, *,
   vocabulary = None
   if problem_type != "regression":
     if labels:
-      vocabulary = LabelVocabulary(labels)
+      try:
+        vocabulary = LabelVocabulary(labels)
+      except ValueError as error:
+        raise TextFileError(
+            f"--labels: {error}; list each label once") from None
       source = "--labels"
     elif known_labels:
       vocabulary = LabelVocabulary(known_labels)

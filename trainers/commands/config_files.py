@@ -23,7 +23,8 @@ CONFIG_FILE = "config.json"
 # values of these.
 RESUME_INDEPENDENT = frozenset({
     "config", "output_dir", "overwrite_output_dir", "no_progress_bar",
-    "logging_steps", "save_steps", "eval_batch_size", "strategy"})
+    "logging_steps", "save_steps", "eval_batch_size", "strategy",
+    "token_cache_dir", "tfds_data_dir"})
 
 # ---------------------------------------------------------------------------
 # Config files.

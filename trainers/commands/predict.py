@@ -36,9 +36,7 @@ def add_parser(subparsers):
       "any, is copied like any other). Required.")
   flags.add_text_column_flags(group)
   flags.add_max_seq_length(group, default=None)
-  group.add_argument("--batch-size", type=flags.positive_int, default=64,
-                     metavar="N",
-                     help="rows per model call (default: 64).")
+  flags.add_eval_batch_size(group)
   group = parser.add_argument_group("output")
   flags.add_output_file(
       group, "where the predictions go: .jsonl or .csv. Written to a "
@@ -90,7 +88,7 @@ def run(args, parser):  # pylint: disable=unused-argument
   count = prediction.predict_file(
       predictor, args.input_file, args.output_file,
       text_columns=text_columns, file_format=args.file_format,
-      out_format=out_format, batch_size=args.batch_size,
+      out_format=out_format, batch_size=args.eval_batch_size,
       all_scores=args.all_scores, progress=not args.no_progress_bar)
   print(f"predict: {count} rows -> {args.output_file}")
   return count

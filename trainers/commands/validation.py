@@ -101,6 +101,12 @@ def check_compress(args):
   _only_with(args, ("temperature",), distill or _given(args, "alpha"),
              "--method distill, or --method theseus with --alpha")
   _only_with(args, ("unfreeze_shared",), theseus, "--method theseus")
+  if theseus and _given(args, "alpha") and args.unfreeze_shared:
+    # The teacher is the predecessor, which shares those layers.
+    raise UsageError(
+        "--alpha and --unfreeze-shared exclude each other: the soft targets "
+        "come from the frozen predecessor, whose embeddings, pooler and head "
+        "--unfreeze-shared would train; drop one of them")
   if distill and args.alpha is None:
     args.alpha = DEFAULT_ALPHA
   if args.alpha is not None and args.temperature is None:

@@ -88,6 +88,14 @@ def test_validation_label_never_seen_in_training(finetune, tmp_path):
   assert not (tmp_path / "run").exists()
 
 
+def test_repeated_labels(finetune, tmp_path):
+  path = _file(tmp_path, "train.csv", _good_rows())
+  result = finetune(path, None, "--labels", "pos,neg,pos")
+  _assert_one_line_error(result, "--labels: label names repeat",
+                         "list each label once")
+  assert not (tmp_path / "run").exists()
+
+
 def test_force_labels_accepts_the_column(finetune, tmp_path):
   rows = "text,label\n" + "".join(f"t{i},{i}\n" for i in range(8))
   path = _file(tmp_path, "ids.csv", rows)
@@ -143,7 +151,7 @@ def test_predict_bad_input_leaves_no_output(run_cli, tiny_model_dir,
   rows = _good_rows(100) + " ,pos\n"
   data = _file(tmp_path, "in.csv", rows)
   result = run_cli("predict", "--model", tiny_model_dir, "--input-file", data,
-                   "--output-file", tmp_path / "out.csv", "--batch-size", "8",
+                   "--output-file", tmp_path / "out.csv", "--eval-batch-size", "8",
                    "--no-progress-bar")
   _assert_one_line_error(result, "in.csv:102: empty text in column 'text'")
   assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
@@ -167,7 +175,7 @@ def test_predict_ctrl_c_leaves_no_output(tiny_model_dir, tmp_path):
   out = tmp_path / "out.jsonl"
   process = subprocess.Popen(
       cli_command("predict", "--model", tiny_model_dir, "--input-file", data,
-                  "--output-file", out, "--batch-size", "4",
+                  "--output-file", out, "--eval-batch-size", "4",
                   "--max-seq-length", "16"),
       env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   deadline = time.time() + 120

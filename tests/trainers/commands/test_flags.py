@@ -155,6 +155,8 @@ def test_missing_config_file(tmp_path):
      "with --alpha"),
     (("--method", "finetune", "--alpha", "0.5"),
      "--alpha only applies to --method distill or --method theseus"),
+    (("--alpha", "0.5", "--unfreeze-shared"),
+     "--alpha and --unfreeze-shared exclude each other"),
     (("--method", "finetune", "--unfreeze-shared"),
      "--unfreeze-shared only applies to --method theseus"),
     (("--epochs", "2", "--max-steps", "9"), "exclude each other"),

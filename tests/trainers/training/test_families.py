@@ -90,6 +90,19 @@ def test_finetune_compress_evaluate_export(run_cli, fixtures_dir, glue_dir,
   got = served.signatures["serving_default"](text=tf.constant(texts))
   np.testing.assert_allclose(got["logits"], want, atol=1e-4)
 
+  # predict labels a file with the model's own inputs.
+  rows = tmp_path / "rows.csv"
+  rows.write_text("sentence\n" + "\n".join(texts[:2]) + "\n", "utf-8")
+  result = run_cli("predict", "--model", final, "--input-file", rows,
+                   "--text-columns", "sentence", "--output-file",
+                   tmp_path / "predictions.jsonl", "--max-seq-length", "32",
+                   "--no-progress-bar")
+  assert result.returncode == 0, result.stderr
+  predicted = [json.loads(line) for line in
+               (tmp_path / "predictions.jsonl").read_text("utf-8").splitlines()]
+  labels = [model.id2label[i] for i in np.argmax(want[:2], axis=-1)]
+  assert [row["predicted_label"] for row in predicted] == labels
+
 
 @pytest.mark.parametrize("family,method", [("distilbert", "distill"),
                                            ("xlm-roberta", "finetune")])
