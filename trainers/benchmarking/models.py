@@ -25,13 +25,14 @@ import numpy as np
 
 from theseus_tf.backend import keras
 from theseus_tf.data import FEATURE_NAMES
-from theseus_tf.export.text_preprocessor import read_tokenizer_options
+from theseus_tf.export import preprocessor_loader
+from theseus_tf.export import signatures
 from theseus_tf.models import (BertBackbone, BertClassifier,
                                build_theseus_classifier)
 from theseus_tf.strip_successor import strip_successor
 from theseus_tf.utils.transformers import (SUPPORTED_MODEL_TYPES,
                                           build_classifier, from_pretrained,
-                                          resolve_model_dir)
+                                          load_tokenizer, resolve_model_dir)
 from theseus_tf.utils.transformers.preset_loader import (
     TOKENIZER_FILES, get_converter, read_checkpoint_config)
 from trainers.errors import UsageError
@@ -469,22 +470,24 @@ def check_tokenizers(variants, seq_length):
     UsageError: No usable tokenizer, a vocabulary larger than a model's, or
       `seq_length` beyond a model's position embeddings.
   """
-  options = {}
+  sizes = {}
   for variant in variants:
     backbone = variant.model.backbone
-    limit = backbone.max_sequence_length
+    limit = signatures.max_tokens(variant.model)
     if limit is not None and seq_length > limit:
       raise UsageError(
           f"--max-seq-length {seq_length}: the {variant.name} model has only "
           f"{limit} position embeddings; use --max-seq-length {limit} or less")
     folder = variant.tokenizer_dir
-    if folder not in options:
+    if folder not in sizes:
       try:
-        options[folder] = read_tokenizer_options(folder)
+        # The family's files, as the exports' in-graph tokenizers need them.
+        preprocessor_loader.tokenizer_family(folder)
+        sizes[folder] = len(load_tokenizer(folder))
       except (OSError, NotImplementedError, ValueError) as error:
         raise UsageError(
             f"tokenizer of the {variant.name} model: {error}") from None
-    vocab = len(options[folder]["vocab"])
+    vocab = sizes[folder]
     if vocab > backbone.vocabulary_size:
       raise UsageError(
           f"the tokenizer in {folder} has {vocab} tokens, the {variant.name} "

@@ -81,3 +81,17 @@ def test_random_architecture_of_other_families(fixtures_dir, tmp_path):
     assert "token_type_ids" not in features
     np.testing.assert_allclose(plain(features),
                                loaded["successor"].model(features), atol=1e-5)
+
+
+def test_tokenizer_checks_cover_the_families(families_dir):
+  # A RoBERTa checkpoint with its own byte-level BPE tokenizer: its
+  # vocabulary is counted, and positions end at the table less the offset.
+  import pytest
+  from theseus_tf.utils.transformers import from_pretrained
+  from trainers.errors import UsageError
+  folder = families_dir / "tiny-roberta-classifier"
+  variant = argparse.Namespace(name="predecessor", tokenizer_dir=folder,
+                               model=from_pretrained(str(folder)))
+  models.check_tokenizers([variant], 48)  # 50 positions - (pad id 1 + 1).
+  with pytest.raises(UsageError, match="has only 48 position embeddings"):
+    models.check_tokenizers([variant], 49)
