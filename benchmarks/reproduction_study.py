@@ -437,6 +437,7 @@ def plot_curves(args, path):
   names = method_names(preset)
   tasks = [t for t in preset.tasks if t in curves]
   if not tasks:
+    pathlib.Path(path).unlink(missing_ok=True)  # No stale picture.
     return None
   figure = Figure(figsize=(5 * len(tasks), 4), layout="constrained")
   FigureCanvasAgg(figure)

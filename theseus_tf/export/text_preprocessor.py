@@ -231,9 +231,9 @@ def _read_tokenizer_json(path):
   model = spec.get("model") or {}
   if model.get("type") != "WordPiece":
     raise NotImplementedError(
-        f"{path} is a {model.get('type')} tokenizer; in-graph tokenization "
-        "supports BERT WordPiece tokenizers only. Export with token-id inputs "
-        "instead.")
+        f"{path} is a {model.get('type')} tokenizer, not WordPiece: use "
+        "theseus_tf.export.load_preprocessor(folder), which picks the "
+        "tokenizer family's in-graph preprocessor.")
   pre_tokenizer = (spec.get("pre_tokenizer") or {}).get("type")
   if pre_tokenizer not in ("BertPreTokenizer", None):
     raise NotImplementedError(
