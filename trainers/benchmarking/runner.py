@@ -50,7 +50,7 @@ def run(args, settings):
   output_dir = pathlib.Path(args.output_dir).expanduser()
   if output_dir.exists() and not output_dir.is_dir():
     raise UsageError(f"--output-dir {output_dir} is a file: pass a folder")
-  own_data = args.train_file or args.validation_file
+  own_data = any(getattr(args, dest, None) for dest in data_source.FILE_FLAGS)
   task = (data_source.resolve_data_task(args, model=args.model)
           if args.task or own_data else None)
   formats = settings["formats"]

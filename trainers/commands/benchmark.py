@@ -207,7 +207,7 @@ def check(args):
   if args.model and args.architecture:
     raise UsageError(
         "--model and --architecture both name the predecessor: pass one")
-  own_data = bool(args.train_file or args.validation_file)
+  own_data = any(getattr(args, dest, None) for dest in data_source.FILE_FLAGS)
   if args.task or own_data or any(
       getattr(args, dest) for dest in data_source.FILE_OPTIONS):
     data_source.check_data_flags(args, needs=("validation_file",))
