@@ -217,11 +217,16 @@ def _export(args):
 
 
 def _text_pair(args):
-  if args.train_file and args.text_columns:
-    is_pair = len(args.text_columns) == 2
+  if args.train_file:
+    # pylint: disable=g-import-not-at-top
+    from theseus_tf.data.file_task import default_text_columns
+    from theseus_tf.data.text_files import RowReader
+    columns = args.text_columns or default_text_columns(
+        RowReader(args.train_file, args.file_format))
+    is_pair = len(columns) == 2
     if args.text_pair and not is_pair:
-      raise UsageError("--text-pair contradicts --text-columns "
-                       f"{','.join(args.text_columns)}, a single column.")
+      raise UsageError("--text-pair contradicts the text column "
+                       f"{columns[0]!r} of --train-file, a single column.")
     return is_pair
   if not args.task:
     return args.text_pair

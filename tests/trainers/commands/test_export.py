@@ -138,3 +138,25 @@ def test_theseus_keras_file_needs_strip(tmp_path, tiny_dir, trained_tiny_model,
   assert not (tmp_path / "serving").exists()
   assert _run(common + ["--strip"]) == 0
   assert (tmp_path / "serving" / "theseus" / "1" / "saved_model.pb").is_file()
+
+
+def test_own_file_decides_pairs_like_training(tmp_path):
+  # Without --text-columns the file's default columns decide, as in finetune.
+  import argparse
+  from trainers.commands import export
+  from trainers.errors import UsageError
+  pairs = tmp_path / "pairs.csv"
+  pairs.write_text("sentence1,sentence2,label\na,b,x\n", "utf-8")
+  single = tmp_path / "single.csv"
+  single.write_text("text,label\na,x\n", "utf-8")
+
+  def args(path, **flags):
+    values = dict(train_file=str(path), text_columns=None, file_format=None,
+                  text_pair=False, task=None)
+    return argparse.Namespace(**dict(values, **flags))
+
+  assert export._text_pair(args(pairs)) is True
+  assert export._text_pair(args(single)) is False
+  assert export._text_pair(args(pairs, text_columns=["sentence1"])) is False
+  with pytest.raises(UsageError, match="--text-pair contradicts"):
+    export._text_pair(args(single, text_pair=True))
