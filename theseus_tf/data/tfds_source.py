@@ -12,6 +12,7 @@ once, with a message pointing to local files, so an offline machine does not
 wait on the network.
 """
 
+import hashlib
 import json
 import os
 import pathlib
@@ -109,7 +110,11 @@ def tfds_file_task(name, *, data_dir=None, cache_dir, builder=None,
           f"tensorflow-datasets {name} has no split {split!r}; it has "
           f"{splits}")
   version = str(getattr(builder.info, "version", "0"))
-  folder = pathlib.Path(cache_dir) / "tfds" / name.replace("/", "_") / version
+  # The copy holds the chosen columns: other columns are another copy.
+  columns = hashlib.sha256(
+      json.dumps([list(text_columns), label_column]).encode()).hexdigest()[:12]
+  folder = (pathlib.Path(cache_dir) / "tfds" / name.replace("/", "_") /
+            version / columns)
   files = {}
   for role, split in (("train", train_split),
                       ("validation", validation_split)):

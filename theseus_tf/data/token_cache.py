@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import pathlib
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -116,7 +117,11 @@ def encode_file_split(task, split, tokenizer, max_seq_length, *,
         pass  # A damaged entry is rebuilt below.
   arrays = _tokenize(task, split, tokenizer, max_seq_length, chunk_rows)
   if path is not None:
-    _save(path, arrays)
+    try:
+      _save(path, arrays)
+    except OSError as error:  # The cache is an optimisation, not a need.
+      print(f"theseus-tf: warning: token cache not written ({error}); the "
+            "next run tokenizes again", file=sys.stderr)
   return _encoded(arrays, tokenizer, max_seq_length), False
 
 
