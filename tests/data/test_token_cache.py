@@ -147,3 +147,13 @@ def test_tokenizers_without_token_types_cache_ids_only(mrpc_task, fixtures_dir,
   (want, _), = eval_dataset(whole, len(whole)).dataset
   for name in want:
     np.testing.assert_array_equal(features[name].numpy(), want[name].numpy())
+
+
+def test_unwritable_cache_warns_and_goes_on(mrpc_task, tokenizer, tmp_path,
+                                            capsys):
+  blocked = tmp_path / "cache"
+  blocked.write_text("a file where the cache folder would go")
+  encoded, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                   cache_dir=blocked)
+  assert not hit and len(encoded) == 408
+  assert "token cache not written" in capsys.readouterr().err
