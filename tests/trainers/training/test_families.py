@@ -91,8 +91,9 @@ def test_finetune_compress_evaluate_export(run_cli, fixtures_dir, glue_dir,
   np.testing.assert_allclose(got["logits"], want, atol=1e-4)
 
   # predict labels a file with the model's own inputs.
-  rows = tmp_path / "rows.csv"
-  rows.write_text("sentence\n" + "\n".join(texts[:2]) + "\n", "utf-8")
+  rows = tmp_path / "rows.jsonl"
+  rows.write_text("".join(json.dumps({"sentence": text}) + "\n"
+                          for text in texts[:2]), "utf-8")
   result = run_cli("predict", "--model", final, "--input-file", rows,
                    "--text-columns", "sentence", "--output-file",
                    tmp_path / "predictions.jsonl", "--max-seq-length", "32",
