@@ -108,6 +108,26 @@ def load_task_classifier(flag, path, task, dtype=None, allow_new_head=False,
     raise UsageError(f"{flag} {path}: {error}") from None
 
 
+def load_model_file(path):
+  """Loads `--model`: a Hugging Face folder or a `.keras` file, as saved.
+
+  Raises:
+    UsageError: Missing or unreadable.
+  """
+  if str(path).endswith(".keras"):
+    if not pathlib.Path(path).is_file():
+      raise UsageError(f"--model {path}: no such .keras file")
+    import theseus_tf.models  # pylint: disable=g-import-not-at-top,unused-import  (registers the layers)
+    try:
+      return keras.models.load_model(os.fspath(path), compile=False)
+    except Exception as error:  # pylint: disable=broad-except
+      raise UsageError(f"--model {path} could not be loaded: {error}") from None
+  try:
+    return from_pretrained(os.fspath(path))
+  except _LOAD_ERRORS as error:
+    raise UsageError(f"--model {path}: {error}") from None
+
+
 def load_saved_classifier(path, task):
   """Loads a Hugging Face folder or a `.keras` file for evaluation.
 
@@ -115,12 +135,7 @@ def load_saved_classifier(path, task):
     UsageError: Missing, unreadable, or not a classifier for the task.
   """
   if str(path).endswith(".keras"):
-    if not pathlib.Path(path).is_file():
-      raise UsageError(f"--model {path}: no such .keras file")
-    try:
-      model = keras.models.load_model(path, compile=False)
-    except Exception as error:  # pylint: disable=broad-except
-      raise UsageError(f"--model {path} could not be loaded: {error}") from None
+    model = load_model_file(path)
     outputs = model.outputs[0].shape[-1] if model.outputs else None
     if outputs != task.num_labels:
       raise UsageError(

@@ -189,7 +189,8 @@ def _export(args):
   if args.format == "tflite" and output.exists() and not args.overwrite:
     raise FileExistsError(f"{output} already exists: pass --overwrite.")
 
-  model = _load_model(args.model)
+  from trainers.model_io import load_model_file  # pylint: disable=import-outside-toplevel
+  model = load_model_file(args.model)
   if args.format == "saved_model":
     return export.export_saved_model(
         model, tokenizer, args.output_dir, model_name,
@@ -258,12 +259,3 @@ def _check_model_path(model):
         f"No model folder {path}: pass the folder save_pretrained wrote "
         "(config.json + model.safetensors) or a .keras file.")
 
-
-def _load_model(model):
-  path = pathlib.Path(model)
-  if path.suffix == ".keras":
-    import theseus_tf.models  # pylint: disable=g-import-not-at-top,unused-import  (registers the layers)
-    from theseus_tf.backend import keras  # pylint: disable=g-import-not-at-top
-    return keras.models.load_model(os.fspath(path), compile=False)
-  from theseus_tf.utils.transformers import from_pretrained  # pylint: disable=g-import-not-at-top
-  return from_pretrained(os.fspath(path))

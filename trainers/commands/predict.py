@@ -78,9 +78,9 @@ def run(args, parser):  # pylint: disable=unused-argument
   if prediction.is_saved_model(args.model):
     predictor = prediction.SavedModelPredictor(args.model)
   else:
-    from trainers.model_io import load_task_tokenizer
+    from trainers.model_io import load_model_file, load_task_tokenizer
     predictor = prediction.KerasPredictor(
-        _load_model(args.model),
+        load_model_file(args.model),
         load_task_tokenizer("--tokenizer" if args.tokenizer else "--model",
                             args.tokenizer or
                             model_record.model_folder(args.model)),
@@ -93,18 +93,3 @@ def run(args, parser):  # pylint: disable=unused-argument
   print(f"predict: {count} rows -> {args.output_file}")
   return count
 
-
-def _load_model(path):
-  # pylint: disable=import-outside-toplevel
-  from theseus_tf.backend import keras
-  from theseus_tf.utils.transformers import from_pretrained
-  path = pathlib.Path(path)
-  if path.suffix == ".keras":
-    if not path.is_file():
-      raise UsageError(f"--model {path}: no such .keras file")
-    import theseus_tf.models  # noqa: F401  (registers the layers)
-    return keras.models.load_model(str(path), compile=False)
-  try:
-    return from_pretrained(str(path))
-  except (OSError, ValueError, TypeError, KeyError) as error:
-    raise UsageError(f"--model {path}: {error}") from None
