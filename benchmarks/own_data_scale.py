@@ -142,7 +142,7 @@ def main():
       for phase in ("tokenize", "cached"):
         result = _child(["--child-tokenize", str(path), str(cache),
                          "--max-seq-length", str(args.max_seq_length)])
-        size = sum(p.stat().st_size for p in cache.glob("*.npz")) / 2**20
+        size = sum(p.stat().st_size for p in cache.rglob("*.bin")) / 2**20
         print(f"| {phase} (check {result['check_seconds']:.1f} s, tokenize "
               f"{result['tokenize_seconds']:.1f} s; RSS before "
               f"{result['baseline_rss_mib']:.0f} MiB) | {rows:,} | "

@@ -40,6 +40,13 @@ def mrpc_task(glue_dir, tmp_path):
                         label_column=LABEL_COLUMN)
 
 
+def _entries(cache):
+  """The complete cache entries (no temporary folders left either)."""
+  entries = sorted(cache.iterdir())
+  assert all(e.is_dir() and (e / "meta.json").is_file() for e in entries)
+  return entries
+
+
 def _assert_same(a, b):
   """Same examples as the model sees them (the cache's are compact)."""
   (first, first_labels), = eval_dataset(a, len(a)).dataset
@@ -82,7 +89,7 @@ def test_second_run_does_not_tokenize(mrpc_task, tokenizer, tmp_path):
                                   cache_dir=cache)
   assert hit and tokenizer.examples == 408  # No tokenizer call.
   _assert_same(first, second)
-  assert len(list(cache.glob("*.npz"))) == 1
+  assert len(_entries(cache)) == 1
   assert not list(cache.glob(".*partial*"))
 
   # Another length, or other file content, is another entry.
@@ -99,8 +106,8 @@ def test_second_run_does_not_tokenize(mrpc_task, tokenizer, tmp_path):
 def test_damaged_cache_entry_is_rebuilt(mrpc_task, tokenizer, tmp_path):
   cache = tmp_path / "cache"
   encode_file_split(mrpc_task, "train", tokenizer, 64, cache_dir=cache)
-  (entry,) = cache.glob("*.npz")
-  entry.write_bytes(b"not a zip")
+  (entry,) = _entries(cache)
+  (entry / "input_ids.bin").write_bytes(b"cut short")
   rebuilt, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
                                    cache_dir=cache)
   assert not hit and len(rebuilt) == 408
@@ -157,3 +164,32 @@ def test_unwritable_cache_warns_and_goes_on(mrpc_task, tokenizer, tmp_path,
                                    cache_dir=blocked)
   assert not hit and len(encoded) == 408
   assert "token cache not written" in capsys.readouterr().err
+
+
+def test_bad_row_leaves_no_entry(tmp_path, tokenizer):
+  from theseus_tf.data.text_files import TextFileError
+  path = write_rows(tmp_path / "t.jsonl", [{"text": "fine", "label": "a"},
+                                           {"text": "also fine", "label": "b"}])
+  task = make_file_task(path)
+  with open(path, "a", encoding="utf-8") as f:  # Broken after the checks.
+    f.write('{"text": "", "label": "a"}\n')
+  cache = tmp_path / "cache"
+  with pytest.raises(TextFileError, match="empty text"):
+    encode_file_split(task, "train", tokenizer, 16, cache_dir=cache)
+  assert not list(cache.iterdir())
+
+
+def test_reading_fills_tensors_in_chunks(mrpc_task, tokenizer, tmp_path,
+                                         monkeypatch):
+  from theseus_tf.data import token_cache
+  whole, _ = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                               cache_dir=tmp_path)
+  monkeypatch.setattr(token_cache, "READ_CHUNK_VALUES", 1000)  # Many chunks.
+  chunked, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                   cache_dir=tmp_path)
+  assert hit
+  _assert_same(chunked, whole)
+  without_cache, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                         use_cache=False)
+  assert not hit
+  _assert_same(without_cache, whole)

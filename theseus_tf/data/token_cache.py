@@ -1,27 +1,32 @@
 """Streaming tokenisation of the user's files, cached on disk.
 
 `encode_file_split` reads a `FileTask` split in chunks of rows, tokenises
-each chunk and keeps only the token ids (flat int32 arrays): the Python
-strings of one chunk at a time are all that is held, so peak memory is the
-tokenised set itself plus one chunk, whatever the file's size.
+each chunk and appends its token ids to raw files on disk, so that only
+one chunk's Python strings and ids are in memory at a time. The files are
+then read back into one TensorFlow tensor per feature, filled in place: the
+examples take their own size in memory (5 bytes per token) and nothing
+more, whatever the size of the file.
 
-The result is cached as one `.npz` file keyed by everything it depends on:
-the SHA-256 of the file's bytes, the tokenizer (the SHA-256 of its
+The files form one cache entry, a folder keyed by everything the ids depend
+on: the SHA-256 of the file's bytes, the tokenizer (the SHA-256 of its
 `tokenizer.json` serialisation), `max_seq_length`, the columns, the label
 set and the problem type. A resumed or repeated run over the same file
-loads it instead of tokenising again. Cache files are written to a
-temporary name and renamed, so a killed run leaves no broken entry.
+reads it instead of tokenising again. Entries are written under a temporary
+name and renamed, so a killed run leaves no broken entry.
 
 The cache folder is `cache_dir`, else `$THESEUS_TF_TOKEN_CACHE`, else
 `~/.cache/theseus_tf/tokens` (`$XDG_CACHE_HOME` respected).
 """
 
 import hashlib
+import contextlib
 import itertools
 import json
 import os
 import pathlib
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -34,7 +39,10 @@ from theseus_tf.data.text_files import content_hash
 # Rows per tokenizer call: as glue_pipeline's chunk, large enough for the fast
 # tokenizer's batch parallelism, small enough to bound the Python objects.
 CHUNK_ROWS = 8192
-_VERSION = 1  # Bump when the cache layout changes.
+# Values per in-place copy when a cache file is read into a tensor.
+READ_CHUNK_VALUES = 1 << 20
+_VERSION = 2  # Bump when the cache layout changes.
+_META = "meta.json"
 
 
 def default_cache_dir():
@@ -106,105 +114,151 @@ def encode_file_split(task, split, tokenizer, max_seq_length, *,
   train = train_dataset(encoded, batch_size=32)
   ```
   """
-  path = None
-  if use_cache:
-    folder = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
-    path = folder / f"{cache_key(task, split, tokenizer, max_seq_length)}.npz"
-    if path.is_file():
-      try:
-        return _load(path, tokenizer, max_seq_length), True
-      except (OSError, ValueError, KeyError):
-        pass  # A damaged entry is rebuilt below.
-  arrays = _tokenize(task, split, tokenizer, max_seq_length, chunk_rows)
-  if path is not None:
+  if not use_cache:
+    with tempfile.TemporaryDirectory(prefix="theseus-tf-tokens-") as folder:
+      _tokenize(task, split, tokenizer, max_seq_length, chunk_rows, folder)
+      return _load(folder, tokenizer, max_seq_length), False
+  folder = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
+  entry = folder / cache_key(task, split, tokenizer, max_seq_length)
+  if (entry / _META).is_file():
     try:
-      _save(path, arrays)
-    except OSError as error:  # The cache is an optimisation, not a need.
-      print(f"theseus-tf: warning: token cache not written ({error}); the "
-            "next run tokenizes again", file=sys.stderr)
-  return _encoded(arrays, tokenizer, max_seq_length), False
+      return _load(entry, tokenizer, max_seq_length), True
+    except (OSError, ValueError, KeyError):
+      shutil.rmtree(entry, ignore_errors=True)  # Rebuilt below.
+  staging = None
+  try:
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{entry.name}.partial-", dir=folder)
+    _tokenize(task, split, tokenizer, max_seq_length, chunk_rows, staging)
+    try:
+      os.rename(staging, entry)
+      written = entry
+    except OSError:  # Another run wrote the entry first: read ours.
+      written = staging
+    return _load(written, tokenizer, max_seq_length), False
+  except OSError as error:  # The cache is an optimisation, not a need.
+    print(f"theseus-tf: warning: token cache not written ({error}); the "
+          "next run tokenizes again", file=sys.stderr)
+    return encode_file_split(task, split, tokenizer, max_seq_length,
+                             use_cache=False, chunk_rows=chunk_rows)
+  finally:
+    if staging is not None:
+      shutil.rmtree(staging, ignore_errors=True)
 
 
-def _tokenize(task, split, tokenizer, max_seq_length, chunk_rows):
+def _tokenize(task, split, tokenizer, max_seq_length, chunk_rows, folder):
+  """Tokenises the split chunk by chunk into raw files in `folder`."""
   # pylint: disable=import-outside-toplevel
   from theseus_tf.data.file_task import _label_value, iter_rows
+  folder = pathlib.Path(folder)
   vocabulary = None if task.labels is None else LabelVocabulary(task.labels)
   # Token types only where the model has them (not RoBERTa, DistilBERT).
   with_types = "token_type_ids" in tokenizer_feature_names(tokenizer)
-  ids, types, lengths, labels = [], [], [], []
-
-  def flush(texts, chunk_labels):
-    encoding = tokenizer(
-        [t[0] for t in texts],
-        [t[1] for t in texts] if task.is_pair else None,
-        truncation=True, max_length=max_seq_length,
-        return_attention_mask=False, return_token_type_ids=with_types)
-    lengths.append(np.fromiter(map(len, encoding["input_ids"]),
-                               dtype=np.int64, count=len(texts)))
-    ids.append(_flat(encoding["input_ids"], np.int32))
-    if with_types:
-      types.append(_flat(encoding["token_type_ids"], np.int8))
-    labels.append(np.asarray(chunk_labels, dtype=np.float32
-                             if task.is_regression or task.is_multi_label
-                             else np.int32))
-
-  texts, chunk_labels = [], []
-  for _, row_texts, label in iter_rows(task, task.path_of(split)):
-    texts.append(row_texts)
-    chunk_labels.append(_label_value(task, vocabulary, label))
-    if len(texts) == chunk_rows:
-      flush(texts, chunk_labels)
-      texts, chunk_labels = [], []
-  if texts:
-    flush(texts, chunk_labels)
-  arrays = {"input_ids": np.concatenate(ids),
-            "row_lengths": np.concatenate(lengths),
-            "labels": np.concatenate(labels)}
+  label_dtype = (np.float32 if task.is_regression or task.is_multi_label
+                 else np.int32)
+  names = ["input_ids", "row_lengths", "labels"]
   if with_types:
-    arrays["token_type_ids"] = np.concatenate(types)
-  return arrays
+    names.append("token_type_ids")
+  counts = {"rows": 0, "tokens": 0}
+  label_shape = []
+
+  with contextlib.ExitStack() as stack:
+    files = {name: stack.enter_context(open(folder / f"{name}.bin", "wb"))
+             for name in names}
+
+    def flush(texts, chunk_labels):
+      encoding = tokenizer(
+          [t[0] for t in texts],
+          [t[1] for t in texts] if task.is_pair else None,
+          truncation=True, max_length=max_seq_length,
+          return_attention_mask=False, return_token_type_ids=with_types)
+      lengths = np.fromiter(map(len, encoding["input_ids"]), dtype=np.int64,
+                            count=len(texts))
+      lengths.tofile(files["row_lengths"])
+      _flat(encoding["input_ids"], np.int32).tofile(files["input_ids"])
+      if with_types:
+        _flat(encoding["token_type_ids"], np.int8).tofile(
+            files["token_type_ids"])
+      labels = np.asarray(chunk_labels, dtype=label_dtype)
+      labels.tofile(files["labels"])
+      label_shape[:] = labels.shape[1:]
+      counts["rows"] += len(texts)
+      counts["tokens"] += int(lengths.sum())
+
+    texts, chunk_labels = [], []
+    for _, row_texts, label in iter_rows(task, task.path_of(split)):
+      texts.append(row_texts)
+      chunk_labels.append(_label_value(task, vocabulary, label))
+      if len(texts) == chunk_rows:
+        flush(texts, chunk_labels)
+        texts, chunk_labels = [], []
+    if texts:
+      flush(texts, chunk_labels)
+  meta = {"version": _VERSION, **counts,
+          "features": ["input_ids"] + (["token_type_ids"] if with_types
+                                       else []),
+          "label_dtype": np.dtype(label_dtype).name,
+          "label_shape": list(label_shape)}
+  # Written last: an entry with its meta file is complete.
+  (folder / _META).write_text(json.dumps(meta), encoding="utf-8")
 
 
 def _flat(lists, dtype):
   return np.fromiter(itertools.chain.from_iterable(lists), dtype=dtype)
 
 
-def _encoded(arrays, tokenizer, max_seq_length):
-  """`EncodedExamples` of the cache arrays; empties `arrays` as it goes, so
-  that each numpy array is freed once TensorFlow holds its copy."""
+def _load(folder, tokenizer, max_seq_length):
+  """`EncodedExamples` of a cache entry.
+
+  The compact form (see `EncodedExamples`): 5 bytes per token, as on disk;
+  the pipelines add the all-ones attention mask and widen the token types
+  one example at a time. One row partition for both.
+  """
+  folder = pathlib.Path(folder)
+  meta = json.loads((folder / _META).read_text(encoding="utf-8"))
+  if meta.get("version") != _VERSION:
+    raise ValueError(f"{folder}: cache version {meta.get('version')}")
+  rows, tokens = int(meta["rows"]), int(meta["tokens"])
+  row_lengths = _read_array(folder / "row_lengths.bin", np.int64, rows)
   ids = tf.RaggedTensor.from_row_lengths(
-      tf.constant(arrays.pop("input_ids"), tf.int32),
-      arrays.pop("row_lengths"))
-  # The compact form (see `EncodedExamples`): 5 bytes per token, as on
-  # disk; the pipelines add the all-ones attention mask and widen the token
-  # types one example at a time. One row partition for both.
+      _read_tensor(folder / "input_ids.bin", tf.int32, tokens), row_lengths)
   features = {"input_ids": ids}
-  if "token_type_ids" in arrays:
+  if "token_type_ids" in meta["features"]:
     features["token_type_ids"] = ids.with_flat_values(
-        tf.constant(arrays.pop("token_type_ids"), tf.int8))
-  return EncodedExamples(features, arrays.pop("labels"),
-                         int(tokenizer.pad_token_id or 0),
+        _read_tensor(folder / "token_type_ids.bin", tf.int8, tokens))
+  label_shape = [rows] + list(meta["label_shape"])
+  labels = _read_array(folder / "labels.bin", np.dtype(meta["label_dtype"]),
+                       int(np.prod(label_shape))).reshape(label_shape)
+  return EncodedExamples(features, labels, int(tokenizer.pad_token_id or 0),
                          int(max_seq_length))
 
 
-def _save(path, arrays):
-  path.parent.mkdir(parents=True, exist_ok=True)
-  temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
-  try:
-    with open(temporary, "wb") as f:
-      np.savez(f, **arrays)
-    os.replace(temporary, path)
-  finally:
-    if temporary.exists():
-      temporary.unlink()
+def _read_array(path, dtype, count):
+  values = np.fromfile(path, dtype=dtype)
+  if len(values) != count:
+    raise ValueError(f"{path}: {len(values)} values, expected {count}")
+  return values
 
 
-def _load(path, tokenizer, max_seq_length):
-  with np.load(path) as data:
-    arrays = {name: data[name] for name in
-              ("input_ids", "token_type_ids", "row_lengths", "labels")
-              if name in data.files}
-  return _encoded(arrays, tokenizer, max_seq_length)
+def _read_tensor(path, dtype, count):
+  """A 1-D `dtype` tensor of the `count` values of a raw file.
+
+  Filled in place chunk by chunk (`InplaceUpdate` reuses the buffer of an
+  input nothing else holds), so that reading takes the tensor's own size
+  plus one chunk: `tf.constant(np.fromfile(...))` would hold the file's
+  values twice.
+  """
+  np_dtype = dtype.as_numpy_dtype
+  if os.path.getsize(path) != count * np.dtype(np_dtype).itemsize:
+    raise ValueError(f"{path}: size does not match {count} values")
+  values = tf.raw_ops.Empty(shape=[count], dtype=dtype, init=False)
+  with open(path, "rb") as f:
+    for start in range(0, count, READ_CHUNK_VALUES):
+      chunk = np.fromfile(f, dtype=np_dtype,
+                          count=min(READ_CHUNK_VALUES, count - start))
+      values = tf.raw_ops.InplaceUpdate(
+          x=values, i=tf.range(start, start + len(chunk)), v=chunk)
+  return values
 
 
 def subset(encoded, max_examples, seed):
