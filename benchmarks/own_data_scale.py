@@ -102,7 +102,7 @@ def measure_predict(path, output):
        "sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_SELF)"
        ".ru_maxrss / 1024); sys.exit(status)",
        "predict", "--model", str(TINY_MODEL), "--input-file", str(path),
-       "--output-file", str(output), "--batch-size", "256",
+       "--output-file", str(output), "--eval-batch-size", "256",
        "--max-seq-length", "64", "--no-progress-bar", "--overwrite"],
       cwd=REPO_ROOT, capture_output=True, text=True, check=True,
       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
@@ -143,7 +143,8 @@ def main():
         result = _child(["--child-tokenize", str(path), str(cache),
                          "--max-seq-length", str(args.max_seq_length)])
         size = sum(p.stat().st_size for p in cache.rglob("*.bin")) / 2**20
-        print(f"| {phase} (check {result['check_seconds']:.1f} s, tokenize "
+        work_name = "read cache" if result["cache_hit"] else "tokenize"
+        print(f"| {phase} (check {result['check_seconds']:.1f} s, {work_name} "
               f"{result['tokenize_seconds']:.1f} s; RSS before "
               f"{result['baseline_rss_mib']:.0f} MiB) | {rows:,} | "
               f"{result['seconds']:.1f} | {result['rows_per_second']:,.0f} | "

@@ -219,9 +219,16 @@ def _load(folder, tokenizer, max_seq_length):
   if meta.get("version") != _VERSION:
     raise ValueError(f"{folder}: cache version {meta.get('version')}")
   rows, tokens = int(meta["rows"]), int(meta["tokens"])
-  row_lengths = _read_array(folder / "row_lengths.bin", np.int64, rows)
-  ids = tf.RaggedTensor.from_row_lengths(
-      _read_tensor(folder / "input_ids.bin", tf.int32, tokens), row_lengths)
+  row_splits = np.zeros(rows + 1, np.int64)
+  np.cumsum(_read_array(folder / "row_lengths.bin", np.int64, rows),
+            out=row_splits[1:])
+  if row_splits[-1] != tokens or np.any(row_splits[1:] < row_splits[:-1]):
+    raise ValueError(f"{folder}: row lengths do not add up to {tokens}")
+  # From row splits, checked above: a partition built from row lengths
+  # keeps both, and validation ops hold temporaries of the splits' size.
+  ids = tf.RaggedTensor.from_row_splits(
+      _read_tensor(folder / "input_ids.bin", tf.int32, tokens), row_splits,
+      validate=False)
   features = {"input_ids": ids}
   if "token_type_ids" in meta["features"]:
     features["token_type_ids"] = ids.with_flat_values(
