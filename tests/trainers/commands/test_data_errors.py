@@ -96,6 +96,13 @@ def test_repeated_labels(finetune, tmp_path):
   assert not (tmp_path / "run").exists()
 
 
+def test_label_delimiter_needs_multi_label(finetune):
+  result = finetune(None, None, "--label-delimiter", ";")
+  _assert_one_line_error(result, "--label-delimiter only applies to "
+                         "--problem-type multi_label_classification",
+                         "single_label_classification", "drop it")
+
+
 def test_force_labels_accepts_the_column(finetune, tmp_path):
   rows = "text,label\n" + "".join(f"t{i},{i}\n" for i in range(8))
   path = _file(tmp_path, "ids.csv", rows)
