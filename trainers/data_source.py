@@ -10,6 +10,7 @@ GLUE code paths take: a `GlueTask`, or a `FileTask` for `--train-file` /
 import json
 import pathlib
 import re
+import zipfile
 
 from trainers.commands.flags import (DEFAULT_LABEL_DELIMITER, flag_given,
                                      flag_name)
@@ -71,22 +72,41 @@ def check_data_flags(args, needs=("train_file", "validation_file")):
             "--validation-file: drop it, or use your own data files")
 
 
+def _keras_file_config(path):
+  """The model config inside a `.keras` archive, read without loading it.
+
+  A `.keras` file is a zip whose `config.json` holds the serialized model;
+  a `BertClassifier`'s config has `id2label` and `problem_type`.
+  """
+  try:
+    with zipfile.ZipFile(path) as archive:
+      serialized = json.loads(archive.read("config.json").decode("utf-8"))
+  except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+    return None
+  return serialized.get("config") if isinstance(serialized, dict) else None
+
+
 def model_labels(model):
-  """`(id2label names, problem_type)` that the model folder's config.json
-  records, or `(None, None)`.
+  """`(id2label names, problem_type)` that the model records, or
+  `(None, None)`.
+
+  A Hugging Face folder records them in its config.json; a `.keras` file in
+  its own model config (never the config.json beside it, which may be
+  another model's).
 
   Default names (`LABEL_0`, ...) count as none: such a model (a GLUE run, a
   pretrained checkpoint) says nothing about the names of its labels.
   """
   if model is None:
     return None, None
-  folder = pathlib.Path(str(model)).expanduser()
-  if folder.suffix == ".keras":
-    folder = folder.parent
-  try:
-    config = json.loads((folder / "config.json").read_text("utf-8"))
-  except (OSError, ValueError):
-    return None, None
+  path = pathlib.Path(str(model)).expanduser()
+  if path.suffix == ".keras":
+    config = _keras_file_config(path)
+  else:
+    try:
+      config = json.loads((path / "config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+      return None, None
   if not isinstance(config, dict):
     return None, None
   id2label = config.get("id2label") or {}
@@ -122,13 +142,15 @@ def resolve_data_task(args, model=None):
   if flag_given(args, "task"):
     return resolve_task(args.task)
   names, problem_type = model_labels(model)
+  recorded_in = ("its id2label" if str(model).endswith(".keras") else
+                 "its config.json id2label")
   given = getattr(args, "labels", None)
   if names and given and list(given) != names:
     # The head's rows are in the model's order: renaming them would
     # silently swap labels.
     raise UsageError(
         f"--labels {','.join(given)} differ from the labels of --model "
-        f"{model} ({','.join(names)}, its config.json id2label): drop "
+        f"{model} ({','.join(names)}, {recorded_in}): drop "
         "--labels")
   problem_type = getattr(args, "problem_type", None) or problem_type
   if (flag_given(args, "label_delimiter") and
@@ -148,7 +170,7 @@ def resolve_data_task(args, model=None):
       metric_for_best=getattr(args, "metric_for_best", None),
       force_labels=getattr(args, "force_labels", False),
       known_labels=None if problem_type == "regression" else names,
-      known_labels_source=f"the model {model} (its config.json id2label)")
+      known_labels_source=f"the model {model} ({recorded_in})")
   try:
     if flag_given(args, "tfds_name"):
       # pylint: disable=import-outside-toplevel
