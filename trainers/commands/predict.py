@@ -73,8 +73,11 @@ def run(args, parser):  # pylint: disable=unused-argument
   from trainers import prediction
   out_format = prediction.output_format(args.output_file, args.output_format)
   # The input is checked before the model loads.
-  _, text_columns = prediction.check_input(
-      args.input_file, args.file_format, args.text_columns)
+  # CSV output needs every input key for its header (JSON Lines rows may
+  # differ in keys).
+  columns, text_columns = prediction.check_input(
+      args.input_file, args.file_format, args.text_columns,
+      all_keys=out_format == "csv")
   if prediction.is_saved_model(args.model):
     predictor = prediction.SavedModelPredictor(args.model)
   else:
@@ -89,7 +92,8 @@ def run(args, parser):  # pylint: disable=unused-argument
       predictor, args.input_file, args.output_file,
       text_columns=text_columns, file_format=args.file_format,
       out_format=out_format, batch_size=args.eval_batch_size,
-      all_scores=args.all_scores, progress=not args.no_progress_bar)
+      all_scores=args.all_scores, progress=not args.no_progress_bar,
+      columns=columns)
   print(f"predict: {count} rows -> {args.output_file}")
   return count
 

@@ -177,6 +177,30 @@ def test_predict_all_scores_csv(run_cli, tiny_model_dir, tmp_path):
   assert len(lines) == 3
 
 
+def test_predict_csv_from_json_lines_with_differing_keys(run_cli,
+                                                        tiny_model_dir,
+                                                        tmp_path):
+  import csv
+  import json
+  rows = [{"id": 1, "text": "fine"}, {"text": "awful", "source": "web"},
+          {"id": 3, "text": "so so"}]
+  data = _file(tmp_path, "in.jsonl",
+               "".join(json.dumps(row) + "\n" for row in rows))
+  out = tmp_path / "out.csv"
+  result = run_cli("predict", "--model", tiny_model_dir, "--input-file", data,
+                   "--output-file", out, "--no-progress-bar")
+  assert result.returncode == 0, result.stderr
+  with open(out, encoding="utf-8", newline="") as f:
+    reader = csv.DictReader(f)
+    written = list(reader)
+  # Every key of any row, in the order they first appear; missing: empty.
+  assert reader.fieldnames[:5] == ["id", "text", "source", "predicted_label",
+                                   "predicted_score"]
+  assert [(r["id"], r["text"], r["source"]) for r in written] == [
+      ("1", "fine", ""), ("", "awful", "web"), ("3", "so so", "")]
+  assert all(r["predicted_label"] for r in written)
+
+
 def test_predict_ctrl_c_leaves_no_output(tiny_model_dir, tmp_path):
   data = _file(tmp_path, "in.csv", _good_rows(200_000))
   out = tmp_path / "out.jsonl"
