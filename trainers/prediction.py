@@ -30,6 +30,7 @@ import numpy as np
 from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.data.file_task import check_columns, default_text_columns
 from theseus_tf.data.text_files import RowReader, TextFileError
+from trainers import model_record
 from trainers.errors import UsageError
 
 OUTPUT_FORMATS = ("jsonl", "csv")
@@ -78,9 +79,8 @@ class SavedModelPredictor:
     # pylint: disable=import-outside-toplevel
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
-    metadata_file = pathlib.Path(folder) / "assets.extra" / \
-        "theseus_tf_export.json"
-    metadata = json.loads(metadata_file.read_text("utf-8"))
+    # A UsageError, before loading, for other SavedModels and ids-only ones.
+    metadata = model_record.text_saved_model_metadata(folder)
     self._served = tf.saved_model.load(os.fspath(folder))
     self._signature = self._served.signatures["serving_default"]
     self.problem_type = metadata.get("problem_type")
@@ -103,8 +103,7 @@ class SavedModelPredictor:
     return outputs["logits"].numpy()
 
 
-def is_saved_model(path):
-  return (pathlib.Path(path) / "saved_model.pb").is_file()
+is_saved_model = model_record.is_saved_model
 
 
 def _softmax(logits):

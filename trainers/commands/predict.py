@@ -62,7 +62,17 @@ def check(args):
   if not output.parent.is_dir():
     raise UsageError(f"--output-file {output}: no folder {output.parent}; "
                      "create it first")
-  if args.max_seq_length is None:
+  if model_record.is_saved_model(args.model):
+    # The SavedModel tokenizes in its graph, at the length it was exported
+    # with: these flags would be silently ignored.
+    for dest in ("tokenizer", "max_seq_length"):
+      if flags.flag_given(args, dest):
+        raise UsageError(
+            f"{flags.flag_name(dest)} does not apply to a SavedModel --model "
+            f"({args.model}): it carries its own tokenizer and length; drop "
+            f"{flags.flag_name(dest)}, or pass the Hugging Face model folder")
+    model_record.text_saved_model_metadata(args.model)
+  elif args.max_seq_length is None:
     args.max_seq_length = model_record.trained_max_seq_length(
         args.model, default=flags.DEFAULT_MAX_SEQ_LENGTH)
 

@@ -201,6 +201,76 @@ def test_predict_csv_from_json_lines_with_differing_keys(run_cli,
   assert all(r["predicted_label"] for r in written)
 
 
+@pytest.fixture(scope="module")
+def ids_saved_model(tiny_model_dir, tmp_path_factory):
+  """A token-id SavedModel of the tiny classifier (exported without a
+  tokenizer: serving_default takes input_ids, ...)."""
+  from theseus_tf.export import export_saved_model
+  from theseus_tf.utils.transformers import from_pretrained
+  return export_saved_model(
+      from_pretrained(tiny_model_dir), None,
+      tmp_path_factory.mktemp("serving"), "ids", max_seq_length=16,
+      allow_untrained=True)
+
+
+def _predict_saved_model(run_cli, model, tmp_path, *extra):
+  data = _file(tmp_path, "in.csv", _good_rows(4))
+  return run_cli("predict", "--model", model, "--input-file", data,
+                 "--output-file", tmp_path / "out.jsonl", "--no-progress-bar",
+                 *extra)
+
+
+def test_predict_refuses_a_token_id_saved_model(run_cli, ids_saved_model,
+                                                 tmp_path):
+  result = _predict_saved_model(run_cli, ids_saved_model, tmp_path)
+  _assert_one_line_error(result, "is a token-id SavedModel",
+                         "exported without a tokenizer", "'theseus-tf export",
+                         "Hugging Face model folder")
+  assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_predict_refuses_a_saved_model_without_metadata(run_cli,
+                                                        ids_saved_model,
+                                                        tmp_path):
+  import shutil
+  foreign = tmp_path / "foreign"
+  shutil.copytree(ids_saved_model, foreign)
+  (foreign / "assets.extra" / "theseus_tf_export.json").unlink()
+  result = _predict_saved_model(run_cli, foreign, tmp_path)
+  _assert_one_line_error(result, "without theseus_tf's metadata",
+                         "assets.extra/theseus_tf_export.json",
+                         "'theseus-tf export", "Hugging Face model folder")
+
+
+def test_predict_reads_a_text_saved_model(run_cli, tiny_model_dir, tmp_path):
+  pytest.importorskip("tensorflow_text")
+  import json
+  from theseus_tf.export import export_saved_model
+  from theseus_tf.utils.transformers import from_pretrained
+  version = export_saved_model(from_pretrained(tiny_model_dir),
+                               tiny_model_dir, tmp_path / "serving", "text",
+                               max_seq_length=16, allow_untrained=True)
+  result = _predict_saved_model(run_cli, version, tmp_path)
+  assert result.returncode == 0, result.stderr
+  rows = [json.loads(line) for line in
+          (tmp_path / "out.jsonl").read_text("utf-8").splitlines()]
+  assert len(rows) == 4 and all("predicted_label" in row for row in rows)
+
+
+@pytest.mark.parametrize("extra,flag", [
+    (("--tokenizer", "t"), "--tokenizer"),
+    (("--max-seq-length", "64"), "--max-seq-length")])
+def test_predict_saved_model_refuses_tokenizer_flags(run_cli, tmp_path, extra,
+                                                     flag):
+  # Refused from the flags alone, before the SavedModel is read.
+  model = tmp_path / "1"
+  model.mkdir()
+  (model / "saved_model.pb").write_bytes(b"")
+  result = _predict_saved_model(run_cli, model, tmp_path, *extra)
+  _assert_one_line_error(result, f"{flag} does not apply to a SavedModel",
+                         "its own tokenizer and length", f"drop {flag}")
+
+
 def test_predict_ctrl_c_leaves_no_output(tiny_model_dir, tmp_path):
   data = _file(tmp_path, "in.csv", _good_rows(200_000))
   out = tmp_path / "out.jsonl"
