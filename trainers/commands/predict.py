@@ -91,9 +91,13 @@ def run(args, parser):  # pylint: disable=unused-argument
   if prediction.is_saved_model(args.model):
     predictor = prediction.SavedModelPredictor(args.model)
   else:
-    from trainers.model_io import load_model_file, load_task_tokenizer
+    from trainers.model_io import (check_max_seq_length, load_model_file,
+                                   load_task_tokenizer)
+    check_max_seq_length(args.model, args.max_seq_length)
+    model = load_model_file(args.model)
+    check_max_seq_length(args.model, args.max_seq_length, model)
     predictor = prediction.KerasPredictor(
-        load_model_file(args.model),
+        model,
         load_task_tokenizer("--tokenizer" if args.tokenizer else "--model",
                             args.tokenizer or
                             model_record.model_folder(args.model)),
