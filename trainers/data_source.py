@@ -10,21 +10,18 @@ GLUE code paths take: a `GlueTask`, or a `FileTask` for `--train-file` /
 import json
 import pathlib
 import re
+import zipfile
 
-from trainers.commands.flags import flag_name
+from trainers.commands.flags import (DEFAULT_LABEL_DELIMITER, flag_given,
+                                     flag_name)
 from trainers.errors import UsageError
 
 FILE_FLAGS = ("train_file", "validation_file", "tfds_name")
 # Flags that describe the files: meaningless with --task.
 FILE_OPTIONS = ("file_format", "text_columns", "label_column", "labels",
-                "problem_type", "metric_for_best", "force_labels",
-                "token_cache_dir", "tfds_data_dir")
+                "problem_type", "label_delimiter", "metric_for_best",
+                "force_labels", "token_cache_dir", "tfds_data_dir")
 _DEFAULT_LABEL_NAME = re.compile(r"LABEL_\d+")
-
-
-def _given(args, dest):
-  value = getattr(args, dest, None)
-  return value not in (None, False, "")
 
 
 def check_data_flags(args, needs=("train_file", "validation_file")):
@@ -38,13 +35,13 @@ def check_data_flags(args, needs=("train_file", "validation_file")):
     UsageError: Both --task and file flags; neither; a needed file flag
       missing; file options without files.
   """
-  files = [dest for dest in FILE_FLAGS if _given(args, dest)]
-  if _given(args, "task") and files:
+  files = [dest for dest in FILE_FLAGS if flag_given(args, dest)]
+  if flag_given(args, "task") and files:
     raise UsageError(
         f"--task and {flag_name(files[0])} conflict: use --task (with "
         "--data-dir) for a GLUE task, or --train-file/--validation-file for "
         "your own data, not both")
-  if not _given(args, "task") and not files:
+  if not flag_given(args, "task") and not files:
     wanted = " and ".join(flag_name(dest) for dest in needs)
     raise UsageError(f"--task is required (a GLUE task), or {wanted} for "
                      "your own data")
@@ -52,45 +49,64 @@ def check_data_flags(args, needs=("train_file", "validation_file")):
     raise UsageError(
         f"--tfds-name and {flag_name(files[0])} conflict: use a "
         "tensorflow-datasets set or your own files, not both")
-  if _given(args, "tfds_data_dir") and "tfds_name" not in files:
+  if flag_given(args, "tfds_data_dir") and "tfds_name" not in files:
     raise UsageError("--tfds-data-dir only applies to --tfds-name: add it "
                      "or drop the flag")
   if files == ["tfds_name"]:
-    if _given(args, "data_dir"):
+    if flag_given(args, "data_dir"):
       raise UsageError("--data-dir only applies to --task: drop it (use "
                        "--tfds-data-dir for the TFDS folder)")
   elif files:
-    if _given(args, "data_dir"):
+    if flag_given(args, "data_dir"):
       raise UsageError("--data-dir only applies to --task: drop it (the "
                        "files are given by --train-file/--validation-file)")
     for dest in needs:
-      if not _given(args, dest):
+      if not flag_given(args, dest):
         raise UsageError(f"{flag_name(dest)} is required with your own data "
                          f"(you gave {flag_name(files[0])})")
   else:
     for dest in FILE_OPTIONS:
-      if _given(args, dest):
+      if flag_given(args, dest):
         raise UsageError(
             f"{flag_name(dest)} only applies to --train-file/"
             "--validation-file: drop it, or use your own data files")
 
 
+def _keras_file_config(path):
+  """The model config inside a `.keras` archive, read without loading it.
+
+  A `.keras` file is a zip whose `config.json` holds the serialized model;
+  a `BertClassifier`'s config has `id2label` and `problem_type`.
+  """
+  try:
+    with zipfile.ZipFile(path) as archive:
+      serialized = json.loads(archive.read("config.json").decode("utf-8"))
+  except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+    return None
+  return serialized.get("config") if isinstance(serialized, dict) else None
+
+
 def model_labels(model):
-  """`(id2label names, problem_type)` that the model folder's config.json
-  records, or `(None, None)`.
+  """`(id2label names, problem_type)` that the model records, or
+  `(None, None)`.
+
+  A Hugging Face folder records them in its config.json; a `.keras` file in
+  its own model config (never the config.json beside it, which may be
+  another model's).
 
   Default names (`LABEL_0`, ...) count as none: such a model (a GLUE run, a
   pretrained checkpoint) says nothing about the names of its labels.
   """
   if model is None:
     return None, None
-  folder = pathlib.Path(str(model)).expanduser()
-  if folder.suffix == ".keras":
-    folder = folder.parent
-  try:
-    config = json.loads((folder / "config.json").read_text("utf-8"))
-  except (OSError, ValueError):
-    return None, None
+  path = pathlib.Path(str(model)).expanduser()
+  if path.suffix == ".keras":
+    config = _keras_file_config(path)
+  else:
+    try:
+      config = json.loads((path / "config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+      return None, None
   if not isinstance(config, dict):
     return None, None
   id2label = config.get("id2label") or {}
@@ -123,30 +139,40 @@ def resolve_data_task(args, model=None):
   # pylint: disable=import-outside-toplevel
   from theseus_tf.data import GlueDataError, make_file_task
   from trainers.inputs import resolve_task
-  if _given(args, "task"):
+  if flag_given(args, "task"):
     return resolve_task(args.task)
   names, problem_type = model_labels(model)
+  recorded_in = ("its id2label" if str(model).endswith(".keras") else
+                 "its config.json id2label")
   given = getattr(args, "labels", None)
   if names and given and list(given) != names:
     # The head's rows are in the model's order: renaming them would
     # silently swap labels.
     raise UsageError(
         f"--labels {','.join(given)} differ from the labels of --model "
-        f"{model} ({','.join(names)}, its config.json id2label): drop "
+        f"{model} ({','.join(names)}, {recorded_in}): drop "
         "--labels")
   problem_type = getattr(args, "problem_type", None) or problem_type
+  if (flag_given(args, "label_delimiter") and
+      problem_type != "multi_label_classification"):
+    raise UsageError(
+        "--label-delimiter only applies to --problem-type "
+        "multi_label_classification (this data is "
+        f"{problem_type or 'single_label_classification'}): drop it, or "
+        "pass --problem-type multi_label_classification")
   options = dict(
       text_columns=getattr(args, "text_columns", None),
       label_column=getattr(args, "label_column", None),
       labels=getattr(args, "labels", None),
       problem_type=problem_type,
-      label_delimiter=getattr(args, "label_delimiter", None) or ",",
+      label_delimiter=(getattr(args, "label_delimiter", None) or
+                       DEFAULT_LABEL_DELIMITER),
       metric_for_best=getattr(args, "metric_for_best", None),
       force_labels=getattr(args, "force_labels", False),
       known_labels=None if problem_type == "regression" else names,
-      known_labels_source=f"the model {model} (its config.json id2label)")
+      known_labels_source=f"the model {model} ({recorded_in})")
   try:
-    if _given(args, "tfds_name"):
+    if flag_given(args, "tfds_name"):
       # pylint: disable=import-outside-toplevel
       from theseus_tf.data.tfds_source import tfds_file_task
       from theseus_tf.data.token_cache import default_cache_dir

@@ -8,7 +8,8 @@ from theseus_tf.backend import keras
 from theseus_tf.utils.transformers import (build_classifier, from_pretrained,
                                           load_tokenizer, resolve_model_dir)
 from theseus_tf.utils.transformers.hf_config import read_hf_config
-from theseus_tf.utils.transformers.preset_loader import get_converter
+from theseus_tf.utils.transformers.preset_loader import (get_converter,
+                                                        max_tokens_of_config)
 from theseus_tf.utils.transformers.safetensor_utils import (WEIGHTS_INDEX_NAME,
                                                             WEIGHTS_NAME)
 from trainers.errors import UsageError
@@ -56,6 +57,42 @@ def head_labels(folder):
   except Exception:  # pylint: disable=broad-except
     return None
   return None
+
+
+def check_max_seq_length(path, max_seq_length, model=None, flag="--model"):
+  """Refuses a `--max-seq-length` beyond the model's position embeddings.
+
+  Before loading (`model` None), the limit comes from the config.json of
+  the folder `path` (cheap); a .keras file or a hub id is checked once
+  loaded (`model` given). RoBERTa's usable length is its position table
+  less its padding offset (514 rows: 512 tokens).
+
+  Args:
+    path: The model as the flag names it.
+    max_seq_length: Tokens per example.
+    model: The loaded model, or None to read `path`'s config.json.
+    flag: The flag that named the model, for messages.
+
+  Raises:
+    UsageError: `max_seq_length` exceeds the limit.
+  """
+  # pylint: disable=import-outside-toplevel
+  from theseus_tf.export.signatures import max_tokens
+  if model is not None:
+    limit = max_tokens(model)
+  else:
+    folder = pathlib.Path(os.fspath(path)).expanduser()
+    if not (folder / "config.json").is_file():
+      return
+    try:
+      limit = max_tokens_of_config(read_hf_config(folder))
+    except (OSError, ValueError, KeyError, TypeError):
+      return  # Loading the model reports a bad config.
+  if limit is not None and max_seq_length > limit:
+    raise UsageError(
+        f"--max-seq-length {max_seq_length} exceeds what {flag} {path} can "
+        f"take: {limit} tokens (its position embeddings); pass "
+        f"--max-seq-length {limit} or less")
 
 
 def _finetune_hint(path, task):

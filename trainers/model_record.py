@@ -4,13 +4,23 @@
 final_model/ (beside the Hugging Face files, which it leaves alone);
 `compress`, `evaluate`, `export` and `benchmark` read the sequence length
 from it, so that a model is used at the length it was trained at.
+
+A SavedModel version of `theseus-tf export` records its labels, inputs and
+tokenizer in `assets.extra/theseus_tf_export.json`, which `predict` reads.
+Pure Python: the commands' flag checks use it before TensorFlow loads.
 """
 
 import pathlib
 
 from trainers.atomic_io import atomic_write_json, read_json
+from trainers.errors import UsageError
 
 RECORD_FILE = "training_settings.json"
+# Mirrors of theseus_tf.export constants (tests/trainers/test_model_record.py
+# checks that they match): importing it would load TensorFlow.
+EXPORT_METADATA_FILE = ("assets.extra", "theseus_tf_export.json")
+# The inputs of a raw-text `serving_default`: one text, or a pair.
+TEXT_SIGNATURE_INPUTS = (["text"], ["text_a", "text_b"])
 
 
 def write_record(folder, **settings):
@@ -45,3 +55,45 @@ def trained_max_seq_length(*models, default):
     if isinstance(length, int) and length > 0:
       return length
   return default
+
+
+def is_saved_model(path):
+  """Whether `path` is a SavedModel folder (it holds saved_model.pb)."""
+  return (pathlib.Path(path) / "saved_model.pb").is_file()
+
+
+def text_saved_model_metadata(folder, flag="--model"):
+  """The export metadata of a raw-text SavedModel of `theseus-tf export`.
+
+  Args:
+    folder: A SavedModel version folder.
+    flag: The flag that named it, for messages.
+
+  Returns:
+    The metadata dict (`labels`, `problem_type`, `text_pair`, ...).
+
+  Raises:
+    UsageError: No (readable) metadata, i.e. not written by theseus_tf; or
+      an ids-only export, whose `serving_default` takes token ids.
+  """
+  path = pathlib.Path(folder).joinpath(*EXPORT_METADATA_FILE)
+  fix = ("predict needs a raw-text SavedModel of 'theseus-tf export --format "
+         "saved_model', or pass the Hugging Face model folder (best_model/) "
+         "instead")
+  try:
+    metadata = read_json(path)
+  except (OSError, ValueError):
+    metadata = None
+  if not isinstance(metadata, dict):
+    raise UsageError(
+        f"{flag} {folder} is a SavedModel without theseus_tf's metadata "
+        f"({'/'.join(EXPORT_METADATA_FILE)}, with its labels and inputs): "
+        f"{fix}")
+  signatures = metadata.get("signatures")
+  inputs = (signatures.get("serving_default")
+            if isinstance(signatures, dict) else None)
+  if inputs not in TEXT_SIGNATURE_INPUTS:
+    raise UsageError(
+        f"{flag} {folder} is a token-id SavedModel (exported without a "
+        f"tokenizer: its serving_default takes {inputs}, not text): {fix}")
+  return metadata

@@ -30,6 +30,7 @@ import numpy as np
 from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.data.file_task import check_columns, default_text_columns
 from theseus_tf.data.text_files import RowReader, TextFileError
+from trainers import model_record
 from trainers.errors import UsageError
 
 OUTPUT_FORMATS = ("jsonl", "csv")
@@ -78,9 +79,8 @@ class SavedModelPredictor:
     # pylint: disable=import-outside-toplevel
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
-    metadata_file = pathlib.Path(folder) / "assets.extra" / \
-        "theseus_tf_export.json"
-    metadata = json.loads(metadata_file.read_text("utf-8"))
+    # A UsageError, before loading, for other SavedModels and ids-only ones.
+    metadata = model_record.text_saved_model_metadata(folder)
     self._served = tf.saved_model.load(os.fspath(folder))
     self._signature = self._served.signatures["serving_default"]
     self.problem_type = metadata.get("problem_type")
@@ -103,8 +103,7 @@ class SavedModelPredictor:
     return outputs["logits"].numpy()
 
 
-def is_saved_model(path):
-  return (pathlib.Path(path) / "saved_model.pb").is_file()
+is_saved_model = model_record.is_saved_model
 
 
 def _softmax(logits):
@@ -137,15 +136,28 @@ def prediction_fields(problem_type, labels, logits, all_scores):
 
 
 class _Writer:
-  """Writes output rows as JSON Lines or CSV (header from the first row)."""
+  """Writes output rows as JSON Lines or CSV.
 
-  def __init__(self, stream, output_format, delimiter):
+  Args:
+    stream: The open output file.
+    output_format: "jsonl" or "csv".
+    delimiter: Joins label lists in CSV.
+    columns: The input's columns, every key of any row (CSV header order);
+      None: the first row's keys.
+    source: The input file, for messages.
+  """
+
+  def __init__(self, stream, output_format, delimiter, columns=None,
+               source=None):
     self.stream = stream
     self.format = output_format
     self.delimiter = delimiter
+    self.columns = None if columns is None else list(columns)
+    self.source = source
     self._csv = None
 
-  def write(self, row):
+  def write(self, row, line=None):
+    """Writes one row (input columns and prediction fields)."""
     if self.format == "jsonl":
       self.stream.write(json.dumps(row, ensure_ascii=False) + "\n")
       return
@@ -158,8 +170,19 @@ class _Writer:
       else:
         flat[key] = value
     if self._csv is None:
-      self._csv = csv.DictWriter(self.stream, fieldnames=list(flat))
+      # The header: every input column, then the prediction fields (the
+      # same for every row). A JSON Lines row may lack a column: empty cell.
+      columns = self.columns if self.columns is not None else list(row)
+      fieldnames = columns + [key for key in flat if key not in columns]
+      self._csv = csv.DictWriter(self.stream, fieldnames=fieldnames,
+                                 restval="")
       self._csv.writeheader()
+    extra = [key for key in flat if key not in self._csv.fieldnames]
+    if extra:
+      raise TextFileError(
+          f"{self.source}:{line}: key {extra[0]!r} is not in the CSV header "
+          "(the first row's keys); write JSON Lines output (--output-file "
+          "x.jsonl) or give every row the same keys")
     self._csv.writerow(flat)
 
 
@@ -176,8 +199,20 @@ def output_format(path, override=None):
       "it .jsonl or .csv, or pass --output-format")
 
 
-def check_input(path, file_format=None, text_columns=None):
-  """Opens the input's header; returns `(reader columns, text columns)`.
+def check_input(path, file_format=None, text_columns=None, all_keys=False):
+  """Opens the input's header; returns `(input columns, text columns)`.
+
+  Args:
+    path: The input file.
+    file_format: Its format, or None for its extension's.
+    text_columns: The text columns, or None for the defaults.
+    all_keys: JSON Lines: read every row for its keys (the first row's keys
+      otherwise), for the header of CSV output; malformed lines are found
+      here too, before any model loads. CSV/TSV: the header row.
+
+  Returns:
+    `(columns, text columns)`: the input's columns, in the order they first
+    appear, and the one or two text columns.
 
   Raises:
     UsageError: Missing file, unknown extension, empty file, missing column.
@@ -186,17 +221,25 @@ def check_input(path, file_format=None, text_columns=None):
     reader = RowReader(path, file_format)
     columns = tuple(text_columns or default_text_columns(reader))
     check_columns(reader, columns, None)
+    input_columns = list(reader.columns)
+    if all_keys and reader.format == "jsonl":
+      seen = set(input_columns)
+      for _, row in reader:
+        for key in row:
+          if key not in seen:
+            seen.add(key)
+            input_columns.append(key)
   except TextFileError as error:
     raise UsageError(str(error)) from None
   if len(columns) not in (1, 2):
     raise UsageError(f"--text-columns names {len(columns)} columns; give "
                      "one, or two for sentence pairs")
-  taken = [c for c in reader.columns if c.startswith("predicted_")]
+  taken = [c for c in input_columns if c.startswith("predicted_")]
   if taken:
     raise UsageError(
         f"{path}: column {taken[0]!r} would clash with the predictions "
         "(predicted_*); rename it, or predict from a file without it")
-  return reader.columns, columns
+  return input_columns, columns
 
 
 def _text(path, line, row, column):
@@ -210,7 +253,8 @@ def _text(path, line, row, column):
 
 def predict_file(predictor, input_path, output_path, *, text_columns,
                  file_format=None, out_format="jsonl", batch_size=64,
-                 all_scores=False, label_delimiter=",", progress=True):
+                 all_scores=False, label_delimiter=",", progress=True,
+                 columns=None):
   """Predicts every row of `input_path` into `output_path`, atomically.
 
   Args:
@@ -224,6 +268,9 @@ def predict_file(predictor, input_path, output_path, *, text_columns,
     all_scores: Single-label: also write every label's probability.
     label_delimiter: Joins multi-label names in CSV output.
     progress: Show a progress bar (rows) on stderr.
+    columns: CSV output: the header's input columns, every key of any row
+      (`check_input(..., all_keys=True)`); None: the first row's keys, and
+      a later row with another key is an error.
 
   Returns:
     The number of rows written.
@@ -242,7 +289,8 @@ def predict_file(predictor, input_path, output_path, *, text_columns,
              dynamic_ncols=True)
   try:
     with open(temporary, "w", encoding="utf-8", newline="") as stream:
-      writer = _Writer(stream, out_format, label_delimiter)
+      writer = _Writer(stream, out_format, label_delimiter, columns,
+                       input_path)
       batch = []
 
       def flush():
@@ -250,9 +298,9 @@ def predict_file(predictor, input_path, output_path, *, text_columns,
                  for c in text_columns]
         logits = predictor.logits(texts[0],
                                   texts[1] if len(texts) == 2 else None)
-        for (_, row), fields in zip(batch, prediction_fields(
+        for (line, row), fields in zip(batch, prediction_fields(
             predictor.problem_type, predictor.labels, logits, all_scores)):
-          writer.write({**row, **fields})
+          writer.write({**row, **fields}, line)
         bar.update(len(batch))
         batch.clear()
 

@@ -114,6 +114,9 @@ def test_multi_label_targets(glue_dir, tmp_path, as_type):
   task = make_file_task(path, path, problem_type="multi_label_classification")
   assert task.labels == ("long", "negative", "positive")
   assert task.problem_type == "multi_label_classification"
+  # One name for the concept: the field is `problem_type`, no `kind`.
+  assert not hasattr(task, "kind")
+  assert task.is_multi_label and not task.is_regression
   examples = load_examples(task, "train")
   for row, example in zip(rows, examples):
     names = row["label"] if as_type is list else row["label"].split(",")

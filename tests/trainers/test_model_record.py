@@ -35,3 +35,13 @@ def test_commands_default_to_the_recorded_length(tmp_path, argv):
   args, _ = cli.parse_args(argv + ["--model", str(trained),
                                    "--max-seq-length", "64"])
   assert args.max_seq_length == 64  # The flag wins.
+
+
+def test_export_names_are_mirrored():
+  from theseus_tf.export import saved_model_export, signatures
+  assert model_record.EXPORT_METADATA_FILE == (
+      saved_model_export.ASSETS_EXTRA, saved_model_export.METADATA_FILE)
+  assert model_record.TEXT_SIGNATURE_INPUTS == (
+      [signatures.TEXT], [signatures.TEXT_A, signatures.TEXT_B])
+  assert [list(signatures.text_input_names(pair)) for pair in (False, True)
+         ] == list(model_record.TEXT_SIGNATURE_INPUTS)

@@ -54,21 +54,23 @@ class FileTask(GlueTask):
   Attributes (beyond `GlueTask`'s):
     files: `(split, path)` pairs.
     file_format: Format of every file, or None for each file's extension.
-    kind: One of `PROBLEM_TYPES`.
+    problem_type: One of `PROBLEM_TYPES` (a field here: GLUE tasks derive
+      it from their labels).
     label_delimiter: Separator of multi-label strings.
   """
   files: Tuple[Tuple[str, str], ...] = ()
   file_format: Optional[str] = None
-  kind: str = "single_label_classification"
+  # Overrides `GlueTask.problem_type` (a property) with a field.
+  problem_type: str = "single_label_classification"
   label_delimiter: str = DEFAULT_LABEL_DELIMITER
 
   @property
   def is_regression(self):
-    return self.kind == "regression"
+    return self.problem_type == "regression"
 
   @property
   def is_multi_label(self):
-    return self.kind == "multi_label_classification"
+    return self.problem_type == "multi_label_classification"
 
   @property
   def id2label(self):
@@ -313,7 +315,7 @@ def make_file_task(train_file=None, validation_file=None, *,
       label_column=label_column, labels=None, dev_splits=(),
       metric_names=(), score_metrics=(), tfds_config="",
       tfds_text_features=(), tfds_label_names=None, files=tuple(files),
-      file_format=file_format, kind=problem_type,
+      file_format=file_format, problem_type=problem_type,
       label_delimiter=label_delimiter)
 
   # Pass 1: every row of every file, labels as found.

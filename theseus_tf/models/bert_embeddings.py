@@ -9,6 +9,18 @@ import tensorflow as tf
 from theseus_tf.backend import keras, register_serializable
 
 
+def usable_positions(max_sequence_length, position_offset=None):
+  """The longest sequence a position table of `max_sequence_length` rows
+  allows.
+
+  RoBERTa / XLM-R (`position_offset=pad_token_id`) count positions from
+  `pad_token_id + 1`: 512 of their 514 rows are usable.
+  """
+  if position_offset is None:
+    return max_sequence_length
+  return max_sequence_length - position_offset - 1
+
+
 @register_serializable
 class BertEmbeddings(keras.layers.Layer):
   """The embedding layer of BERT and the families that share its layout.
@@ -130,9 +142,7 @@ class BertEmbeddings(keras.layers.Layer):
   @property
   def max_tokens(self):
     """The longest sequence the position rows allow."""
-    if self.position_offset is None:
-      return self.max_sequence_length
-    return self.max_sequence_length - self.position_offset - 1
+    return usable_positions(self.max_sequence_length, self.position_offset)
 
   def build(self, input_shape=None):
     for embedding in (self.token_embedding, self.position_embedding,

@@ -16,6 +16,7 @@ import time
 from trainers.benchmarking import inference, models, report, scores
 from trainers.benchmarking import torch_reference, training
 from trainers.benchmarking.formats import torch_available
+from trainers.commands.flags import flag_given
 from trainers.errors import UsageError
 from trainers import data_source
 
@@ -50,7 +51,7 @@ def run(args, settings):
   output_dir = pathlib.Path(args.output_dir).expanduser()
   if output_dir.exists() and not output_dir.is_dir():
     raise UsageError(f"--output-dir {output_dir} is a file: pass a folder")
-  own_data = any(getattr(args, dest, None) for dest in data_source.FILE_FLAGS)
+  own_data = any(flag_given(args, dest) for dest in data_source.FILE_FLAGS)
   task = (data_source.resolve_data_task(args, model=args.model)
           if args.task or own_data else None)
   formats = settings["formats"]
@@ -67,8 +68,9 @@ def run(args, settings):
         task, args.data_dir, args.num_calibration_examples)
   dev_sets = None
   if inference_on and task is not None:
-    dev_sets = scores.load_dev_sets(variants, task, args.data_dir,
-                                    args.max_seq_length, args.max_eval_examples)
+    dev_sets = scores.load_dev_sets(
+        variants, task, args.data_dir, args.max_seq_length,
+        args.max_eval_examples, cache_dir=args.token_cache_dir)
 
   result = {
       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(

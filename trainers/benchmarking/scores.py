@@ -56,10 +56,20 @@ def calibration_texts(task, data_dir, count):
   return texts, f"{len(texts)} {task.name} {kind} examples"
 
 
-def load_dev_sets(variants, task, data_dir, seq_length, max_examples):
+def load_dev_sets(variants, task, data_dir, seq_length, max_examples,
+                  cache_dir=None):
   """Dev sets for every tokenizer the scored variants use.
 
   Loaded before any export, so that missing data fails fast.
+
+  Args:
+    variants: The benchmarked `Variant`s.
+    task: The `GlueTask` or `FileTask`.
+    data_dir: The GLUE folder (--data-dir), or None.
+    seq_length: Tokens per example.
+    max_examples: A subset of each dev set, or None for all.
+    cache_dir: Token cache folder of the user's files (--token-cache-dir);
+      None: the default one.
 
   Returns:
     `{tokenizer folder: {split: GlueDataset}}`.
@@ -74,7 +84,8 @@ def load_dev_sets(variants, task, data_dir, seq_length, max_examples):
     tokenizer = load_task_tokenizer(f"tokenizer of {variant.name}",
                                     variant.tokenizer_dir)
     dev_sets[variant.tokenizer_dir] = load_eval_sets(
-        task, tokenizer, data_dir, seq_length, EVAL_BATCH_SIZE, max_examples)
+        task, tokenizer, data_dir, seq_length, EVAL_BATCH_SIZE, max_examples,
+        cache_dir=cache_dir)
   return dev_sets
 
 

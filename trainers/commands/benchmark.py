@@ -207,9 +207,10 @@ def check(args):
   if args.model and args.architecture:
     raise UsageError(
         "--model and --architecture both name the predecessor: pass one")
-  own_data = any(getattr(args, dest, None) for dest in data_source.FILE_FLAGS)
+  own_data = any(flags.flag_given(args, dest)
+                 for dest in data_source.FILE_FLAGS)
   if args.task or own_data or any(
-      getattr(args, dest) for dest in data_source.FILE_OPTIONS):
+      flags.flag_given(args, dest) for dest in data_source.FILE_OPTIONS):
     data_source.check_data_flags(args, needs=("validation_file",))
   for dest in ("data_dir", "max_eval_examples"):
     if getattr(args, dest) is not None and not (args.task or own_data):

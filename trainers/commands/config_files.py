@@ -13,7 +13,8 @@ import json
 import pathlib
 
 from trainers.atomic_io import atomic_write_json, read_json
-from trainers.commands.flags import (deprecation_warning, flag_actions,
+from trainers.commands.flags import (DEFAULT_LABEL_DELIMITER,
+                                     deprecation_warning, flag_actions,
                                      flag_name, renamed_dest)
 from trainers.errors import UsageError
 
@@ -154,6 +155,11 @@ def check_same_run(run_dir, config):
   # A run recorded under old flag names resumes under the new ones.
   previous = {renamed_dest(previous.get("command"), key): value
               for key, value in previous.items()}
+  # Runs recorded when --label-delimiter defaulted to "," (now None, which
+  # means ",") resume as the same run.
+  if previous.get("label_delimiter") == DEFAULT_LABEL_DELIMITER and (
+      config.get("label_delimiter") is None):
+    previous["label_delimiter"] = None
   keys = (set(previous) | set(config)) - RESUME_INDEPENDENT
   changed = sorted(k for k in keys if previous.get(k) != config.get(k))
   if changed:

@@ -53,10 +53,13 @@ def run(args, parser):  # pylint: disable=unused-argument
                                    make_predict_function)
   from trainers.inputs import load_eval_sets
   from theseus_tf.export.signatures import label_names as signatures_label_names
-  from trainers.model_io import load_saved_classifier, load_task_tokenizer
+  from trainers.model_io import (check_max_seq_length, load_saved_classifier,
+                                 load_task_tokenizer)
   task = data_source.resolve_data_task(args, model=args.model)
+  check_max_seq_length(args.model, args.max_seq_length)
   model = data_source.apply_task_labels(
       load_saved_classifier(args.model, task), task)
+  check_max_seq_length(args.model, args.max_seq_length, model)
   tokenizer = load_task_tokenizer(
       "--tokenizer" if args.tokenizer else "--model",
       args.tokenizer or model_record.model_folder(args.model))

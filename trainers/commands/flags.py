@@ -32,6 +32,7 @@ INPUT_KINDS = ("ids", "text")  # theseus_tf.export
 FILE_FORMATS = ("csv", "tsv", "jsonl")  # theseus_tf.data.text_files
 PROBLEM_TYPES = ("single_label_classification", "regression",
                  "multi_label_classification")  # theseus_tf.data.file_task
+DEFAULT_LABEL_DELIMITER = ","  # theseus_tf.data.file_task
 # Every metric of theseus_tf.data.file_task.METRIC_NAMES.
 METRICS = ("accuracy", "f1", "f1_macro", "f1_micro", "matthews_correlation",
            "pearson", "spearmanr")
@@ -66,6 +67,24 @@ def flag_actions(parser):
       for action in parser._actions  # pylint: disable=protected-access
       if action.option_strings and action.dest not in ("help", "config")
   }
+
+
+def flag_given(args, dest):
+  """Whether the flag `dest` was set (on the command line or in --config).
+
+  Every optional flag defaults to None, switches to False: any other value
+  was given, including 0 (`--alpha 0`) and an empty string.
+
+  Args:
+    args: The parsed flags.
+    dest: The flag's dest, e.g. `max_seq_length`.
+
+  Returns:
+    True if the flag holds a value other than None or False.
+  """
+  value = getattr(args, dest, None)
+  # `is`, not `in (None, False)`: 0 == False, and 0 is a value.
+  return value is not None and value is not False
 
 
 def deprecation_warning(old, new):
@@ -298,9 +317,12 @@ def add_data_file_flags(group, train_file=True):
       "number per row; multi_label_classification: a JSON list or a "
       "--label-delimiter separated string of labels per row (sigmoid outputs). "
       "Default: a trained model's, else single_label_classification.")
+  # No default in the parser (None means ","): so that a --label-delimiter
+  # given with --task or a single-label problem can be refused.
   group.add_argument(
-      "--label-delimiter", default=",", metavar="SEP",
-      help="separator of the labels of a multi-label row (default: ,).")
+      "--label-delimiter", metavar="SEP",
+      help="separator of the labels of a multi-label row; only with "
+      "--problem-type multi_label_classification (default: ,).")
   group.add_argument(
       "--metric-for-best", choices=METRICS, metavar="METRIC",
       help="the dev metric that picks the best checkpoint (the 'score'): "

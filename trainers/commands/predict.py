@@ -62,7 +62,17 @@ def check(args):
   if not output.parent.is_dir():
     raise UsageError(f"--output-file {output}: no folder {output.parent}; "
                      "create it first")
-  if args.max_seq_length is None:
+  if model_record.is_saved_model(args.model):
+    # The SavedModel tokenizes in its graph, at the length it was exported
+    # with: these flags would be silently ignored.
+    for dest in ("tokenizer", "max_seq_length"):
+      if flags.flag_given(args, dest):
+        raise UsageError(
+            f"{flags.flag_name(dest)} does not apply to a SavedModel --model "
+            f"({args.model}): it carries its own tokenizer and length; drop "
+            f"{flags.flag_name(dest)}, or pass the Hugging Face model folder")
+    model_record.text_saved_model_metadata(args.model)
+  elif args.max_seq_length is None:
     args.max_seq_length = model_record.trained_max_seq_length(
         args.model, default=flags.DEFAULT_MAX_SEQ_LENGTH)
 
@@ -73,14 +83,21 @@ def run(args, parser):  # pylint: disable=unused-argument
   from trainers import prediction
   out_format = prediction.output_format(args.output_file, args.output_format)
   # The input is checked before the model loads.
-  _, text_columns = prediction.check_input(
-      args.input_file, args.file_format, args.text_columns)
+  # CSV output needs every input key for its header (JSON Lines rows may
+  # differ in keys).
+  columns, text_columns = prediction.check_input(
+      args.input_file, args.file_format, args.text_columns,
+      all_keys=out_format == "csv")
   if prediction.is_saved_model(args.model):
     predictor = prediction.SavedModelPredictor(args.model)
   else:
-    from trainers.model_io import load_model_file, load_task_tokenizer
+    from trainers.model_io import (check_max_seq_length, load_model_file,
+                                   load_task_tokenizer)
+    check_max_seq_length(args.model, args.max_seq_length)
+    model = load_model_file(args.model)
+    check_max_seq_length(args.model, args.max_seq_length, model)
     predictor = prediction.KerasPredictor(
-        load_model_file(args.model),
+        model,
         load_task_tokenizer("--tokenizer" if args.tokenizer else "--model",
                             args.tokenizer or
                             model_record.model_folder(args.model)),
@@ -89,7 +106,8 @@ def run(args, parser):  # pylint: disable=unused-argument
       predictor, args.input_file, args.output_file,
       text_columns=text_columns, file_format=args.file_format,
       out_format=out_format, batch_size=args.eval_batch_size,
-      all_scores=args.all_scores, progress=not args.no_progress_bar)
+      all_scores=args.all_scores, progress=not args.no_progress_bar,
+      columns=columns)
   print(f"predict: {count} rows -> {args.output_file}")
   return count
 

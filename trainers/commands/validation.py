@@ -4,7 +4,7 @@ Pure Python, run before anything is loaded: a contradiction costs the user
 one line and no waiting.
 """
 
-from trainers.commands.flags import flag_name
+from trainers.commands.flags import flag_given, flag_name
 from trainers.errors import UsageError
 
 DEFAULT_EPOCHS = 3.0
@@ -15,20 +15,15 @@ DEFAULT_TEMPERATURE = 2.0
 DEFAULT_ALPHA = 0.5
 
 
-def _given(args, dest):
-  value = getattr(args, dest, None)
-  return value is not None and value is not False
-
-
 def _exclusive(args, first, second, hint=""):
-  if _given(args, first) and _given(args, second):
+  if flag_given(args, first) and flag_given(args, second):
     raise UsageError(f"{flag_name(first)} and {flag_name(second)} exclude each "
                      f"other: give one of them{hint}")
 
 
 def _only_with(args, dests, condition, what):
   for dest in dests:
-    if _given(args, dest) and not condition:
+    if flag_given(args, dest) and not condition:
       raise UsageError(f"{flag_name(dest)} only applies to {what}: remove it "
                        "or change the setting")
 
@@ -74,16 +69,16 @@ def check_compress(args):
     args.base_rate = DEFAULT_BASE_RATE
 
   _exclusive(args, "successor_steps", "successor_epochs")
-  successor_given = (_given(args, "successor_steps") or
-                     _given(args, "successor_epochs"))
+  successor_given = (flag_given(args, "successor_steps") or
+                     flag_given(args, "successor_epochs"))
   if successor_given:
     for dest in ("epochs", "max_steps"):
-      if _given(args, dest):
+      if flag_given(args, dest):
         raise UsageError(
             f"{flag_name(dest)} and --successor-steps/--successor-epochs "
             "both set the budget: with the successor phase given, training "
             "lasts the replacing phase plus that phase; drop one of them")
-    if not (_given(args, "replacing_steps") or _given(args, "slope")):
+    if not (flag_given(args, "replacing_steps") or flag_given(args, "slope")):
       raise UsageError(
           "--successor-steps/--successor-epochs need the length of the "
           "replacing phase: add --replacing-steps (or --slope with --schedule "
@@ -98,10 +93,10 @@ def check_compress(args):
   # loss alone).
   _only_with(args, ("alpha",), distill or theseus,
              "--method distill or --method theseus")
-  _only_with(args, ("temperature",), distill or _given(args, "alpha"),
+  _only_with(args, ("temperature",), distill or flag_given(args, "alpha"),
              "--method distill, or --method theseus with --alpha")
   _only_with(args, ("unfreeze_shared",), theseus, "--method theseus")
-  if theseus and _given(args, "alpha") and args.unfreeze_shared:
+  if theseus and flag_given(args, "alpha") and args.unfreeze_shared:
     # The teacher is the predecessor, which shares those layers.
     raise UsageError(
         "--alpha and --unfreeze-shared exclude each other: the soft targets "

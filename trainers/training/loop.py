@@ -45,7 +45,8 @@ from trainers.evaluation import (count_parameters, evaluate,
                                  make_predict_function)
 from trainers.inputs import (distributed_train_input, load_eval_sets,
                              load_train_examples)
-from trainers.model_io import load_task_classifier, load_task_tokenizer
+from trainers.model_io import (check_max_seq_length, load_task_classifier,
+                               load_task_tokenizer)
 from trainers.training.plan import make_plan
 from trainers.training.run_info import write_metrics, write_versions
 
@@ -77,6 +78,7 @@ def run_training(args, config):
   # model keeps the label names of its predecessor.
   task = data_source.resolve_data_task(
       args, model=None if finetuning else args.model)
+  check_max_seq_length(args.model, args.max_seq_length)
   strategy = tf_setup.make_strategy(args.strategy)
   is_chief, worker = tf_setup.worker_role(strategy)
   run_dir = output_dir if is_chief else output_dir / WORKER_DIR.format(worker)
@@ -95,15 +97,17 @@ def run_training(args, config):
   plan = make_plan(args, len(train_examples))
 
   with strategy.scope():
+    model = data_source.apply_task_labels(
+        load_task_classifier(flag, path, task, dtype=policy,
+                             allow_new_head=finetuning,
+                             reinit_head=finetuning and args.reinit_head),
+        task)
+    # A hub id had no local config.json to check before loading.
+    check_max_seq_length(path, args.max_seq_length, model)
     if finetuning:
-      job = jobs.finetune_job(data_source.apply_task_labels(
-          load_task_classifier(flag, path, task, dtype=policy,
-                               allow_new_head=True,
-                               reinit_head=args.reinit_head), task))
+      job = jobs.finetune_job(model)
     else:
-      predecessor = data_source.apply_task_labels(
-          load_task_classifier(flag, path, task, dtype=policy), task)
-      job = jobs.compress_job(args, predecessor, plan.schedule,
+      job = jobs.compress_job(args, model, plan.schedule,
                               plan.replacing_steps)
     learning_rate = optimization.WarmupLinearDecay(
         args.learning_rate, plan.warmup_steps, plan.total_steps)

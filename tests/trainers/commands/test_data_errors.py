@@ -96,6 +96,13 @@ def test_repeated_labels(finetune, tmp_path):
   assert not (tmp_path / "run").exists()
 
 
+def test_label_delimiter_needs_multi_label(finetune):
+  result = finetune(None, None, "--label-delimiter", ";")
+  _assert_one_line_error(result, "--label-delimiter only applies to "
+                         "--problem-type multi_label_classification",
+                         "single_label_classification", "drop it")
+
+
 def test_force_labels_accepts_the_column(finetune, tmp_path):
   rows = "text,label\n" + "".join(f"t{i},{i}\n" for i in range(8))
   path = _file(tmp_path, "ids.csv", rows)
@@ -168,6 +175,100 @@ def test_predict_all_scores_csv(run_cli, tiny_model_dir, tmp_path):
   assert header[:4] == ["id", "body", "predicted_label", "predicted_score"]
   assert len(header) == 4 + 3  # The tiny classifier has three labels.
   assert len(lines) == 3
+
+
+def test_predict_csv_from_json_lines_with_differing_keys(run_cli,
+                                                        tiny_model_dir,
+                                                        tmp_path):
+  import csv
+  import json
+  rows = [{"id": 1, "text": "fine"}, {"text": "awful", "source": "web"},
+          {"id": 3, "text": "so so"}]
+  data = _file(tmp_path, "in.jsonl",
+               "".join(json.dumps(row) + "\n" for row in rows))
+  out = tmp_path / "out.csv"
+  result = run_cli("predict", "--model", tiny_model_dir, "--input-file", data,
+                   "--output-file", out, "--no-progress-bar")
+  assert result.returncode == 0, result.stderr
+  with open(out, encoding="utf-8", newline="") as f:
+    reader = csv.DictReader(f)
+    written = list(reader)
+  # Every key of any row, in the order they first appear; missing: empty.
+  assert reader.fieldnames[:5] == ["id", "text", "source", "predicted_label",
+                                   "predicted_score"]
+  assert [(r["id"], r["text"], r["source"]) for r in written] == [
+      ("1", "fine", ""), ("", "awful", "web"), ("3", "so so", "")]
+  assert all(r["predicted_label"] for r in written)
+
+
+@pytest.fixture(scope="module")
+def ids_saved_model(tiny_model_dir, tmp_path_factory):
+  """A token-id SavedModel of the tiny classifier (exported without a
+  tokenizer: serving_default takes input_ids, ...)."""
+  from theseus_tf.export import export_saved_model
+  from theseus_tf.utils.transformers import from_pretrained
+  return export_saved_model(
+      from_pretrained(tiny_model_dir), None,
+      tmp_path_factory.mktemp("serving"), "ids", max_seq_length=16,
+      allow_untrained=True)
+
+
+def _predict_saved_model(run_cli, model, tmp_path, *extra):
+  data = _file(tmp_path, "in.csv", _good_rows(4))
+  return run_cli("predict", "--model", model, "--input-file", data,
+                 "--output-file", tmp_path / "out.jsonl", "--no-progress-bar",
+                 *extra)
+
+
+def test_predict_refuses_a_token_id_saved_model(run_cli, ids_saved_model,
+                                                 tmp_path):
+  result = _predict_saved_model(run_cli, ids_saved_model, tmp_path)
+  _assert_one_line_error(result, "is a token-id SavedModel",
+                         "exported without a tokenizer", "'theseus-tf export",
+                         "Hugging Face model folder")
+  assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_predict_refuses_a_saved_model_without_metadata(run_cli,
+                                                        ids_saved_model,
+                                                        tmp_path):
+  import shutil
+  foreign = tmp_path / "foreign"
+  shutil.copytree(ids_saved_model, foreign)
+  (foreign / "assets.extra" / "theseus_tf_export.json").unlink()
+  result = _predict_saved_model(run_cli, foreign, tmp_path)
+  _assert_one_line_error(result, "without theseus_tf's metadata",
+                         "assets.extra/theseus_tf_export.json",
+                         "'theseus-tf export", "Hugging Face model folder")
+
+
+def test_predict_reads_a_text_saved_model(run_cli, tiny_model_dir, tmp_path):
+  pytest.importorskip("tensorflow_text")
+  import json
+  from theseus_tf.export import export_saved_model
+  from theseus_tf.utils.transformers import from_pretrained
+  version = export_saved_model(from_pretrained(tiny_model_dir),
+                               tiny_model_dir, tmp_path / "serving", "text",
+                               max_seq_length=16, allow_untrained=True)
+  result = _predict_saved_model(run_cli, version, tmp_path)
+  assert result.returncode == 0, result.stderr
+  rows = [json.loads(line) for line in
+          (tmp_path / "out.jsonl").read_text("utf-8").splitlines()]
+  assert len(rows) == 4 and all("predicted_label" in row for row in rows)
+
+
+@pytest.mark.parametrize("extra,flag", [
+    (("--tokenizer", "t"), "--tokenizer"),
+    (("--max-seq-length", "64"), "--max-seq-length")])
+def test_predict_saved_model_refuses_tokenizer_flags(run_cli, tmp_path, extra,
+                                                     flag):
+  # Refused from the flags alone, before the SavedModel is read.
+  model = tmp_path / "1"
+  model.mkdir()
+  (model / "saved_model.pb").write_bytes(b"")
+  result = _predict_saved_model(run_cli, model, tmp_path, *extra)
+  _assert_one_line_error(result, f"{flag} does not apply to a SavedModel",
+                         "its own tokenizer and length", f"drop {flag}")
 
 
 def test_predict_ctrl_c_leaves_no_output(tiny_model_dir, tmp_path):

@@ -134,3 +134,53 @@ def test_real_stderr_is_one_line(sst2_predecessor, glue_dir, tmp_path):
       "--data-dir", glue_dir, "--output-dir", tmp_path / "run")
   _assert_one_line_error(result, "no QQP data in")
   assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", ["finetune", "compress", "evaluate",
+                                     "predict"])
+def test_max_seq_length_beyond_the_positions(run_cli, tiny_model_dir,
+                                             glue_dir, tmp_path, monkeypatch,
+                                             command):
+  # The tiny BERT has 128 position embeddings; config.json says so, and the
+  # check reads it before any model loads.
+  from trainers import model_io
+
+  def no_loading(*args, **kwargs):
+    raise AssertionError("the model was loaded before the check")
+
+  monkeypatch.setattr(model_io, "from_pretrained", no_loading)
+  if command == "predict":
+    data = tmp_path / "in.csv"
+    data.write_text("text\nfine\n", encoding="utf-8")
+    argv = ["--input-file", data, "--output-file", tmp_path / "out.jsonl"]
+  else:
+    argv = ["--task", "sst2", "--data-dir", glue_dir]
+    if command != "evaluate":
+      argv += ["--output-dir", tmp_path / "run"]
+  result = run_cli(command, "--model", tiny_model_dir, *argv,
+                   "--max-seq-length", "129")
+  _assert_one_line_error(result, "--max-seq-length 129 exceeds",
+                         "128 tokens (its position embeddings)",
+                         "pass --max-seq-length 128 or less")
+  assert sorted(p.name for p in tmp_path.iterdir()) == (
+      ["in.csv"] if command == "predict" else [])
+
+
+def test_roberta_positions_less_its_padding_offset(fixtures_dir):
+  # 50 position rows, pad_token_id 1: positions count from 2, 48 usable.
+  from theseus_tf.export.signatures import max_tokens
+  from theseus_tf.utils.transformers import from_pretrained
+  from trainers.errors import UsageError
+  from trainers.model_io import check_max_seq_length
+  roberta = fixtures_dir / "families" / "tiny-roberta-classifier"
+  check_max_seq_length(roberta, 48)
+  with pytest.raises(UsageError, match="49 exceeds .* 48 tokens"):
+    check_max_seq_length(roberta, 49)
+  # The same limit once loaded (a .keras file, a hub id).
+  model = from_pretrained(roberta)
+  assert max_tokens(model) == 48
+  check_max_seq_length("model.keras", 48, model)
+  with pytest.raises(UsageError, match="49 exceeds .* 48 tokens"):
+    check_max_seq_length("model.keras", 49, model)
+  # Nothing to read: the check waits for the loaded model.
+  check_max_seq_length("some/hub-id", 10_000)

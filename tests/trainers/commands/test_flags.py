@@ -249,6 +249,8 @@ def test_library_choices_are_mirrored():
   assert flags.QUANTIZATIONS == QUANTIZATIONS
   assert flags.INPUT_KINDS == INPUT_KINDS
   assert flags.SUCCESSOR_INIT_CHOICES == SUCCESSOR_INIT_CHOICES
+  from theseus_tf.data.file_task import DEFAULT_LABEL_DELIMITER
+  assert flags.DEFAULT_LABEL_DELIMITER == DEFAULT_LABEL_DELIMITER
 
 
 @pytest.mark.parametrize("argv, new_flag, dest, value", [
@@ -325,3 +327,51 @@ def test_config_files_for_export_and_benchmark(tmp_path, command, required):
                               if f"--{k}" in required}))
   args = _parse(command, "--config", path)
   assert args.output_dir == "o"
+
+
+@pytest.mark.parametrize("value, given", [
+    (None, False), (False, False), (0, True), (0.0, True), ("", True),
+    (",", True), (True, True), ([], True)])
+def test_one_rule_for_a_given_flag(value, given):
+  assert flags.flag_given(argparse.Namespace(flag=value), "flag") is given
+  assert not flags.flag_given(argparse.Namespace(), "flag")
+
+
+def test_flag_checks_share_the_rule():
+  # Both the data-source and the compress checks use flags.flag_given: a
+  # value that compares equal to False (0, "") still counts as given.
+  from trainers import data_source
+  from trainers.commands import validation
+  assert data_source.flag_given is flags.flag_given
+  assert validation.flag_given is flags.flag_given
+  with pytest.raises(UsageError, match="--label-column only applies to"):
+    data_source.check_data_flags(argparse.Namespace(task="sst2",
+                                                    label_column=""))
+  with pytest.raises(UsageError, match="--alpha only applies to"):
+    _compress("--method", "finetune", "--alpha", "0")
+
+
+@pytest.mark.parametrize("argv", [
+    ("finetune", "--model", "m", "--output-dir", "o", "--task", "sst2",
+     "--label-delimiter", ";"),
+    ("evaluate", "--model", "m", "--task", "sst2", "--label-delimiter", ","),
+])
+def test_label_delimiter_only_with_files(argv):
+  with pytest.raises(UsageError, match="--label-delimiter only applies to "
+                     "--train-file/--validation-file"):
+    _parse(*argv)
+
+
+def test_label_delimiter_defaults_to_none():
+  args = _parse("finetune", "--model", "m", "--output-dir", "o", "--task",
+                "sst2")
+  assert args.label_delimiter is None
+
+
+def test_runs_recorded_with_the_old_label_delimiter_default_resume(tmp_path):
+  config = {"command": "finetune", "task": "sst2", "label_delimiter": None}
+  (tmp_path / "config.json").write_text(
+      json.dumps({**config, "label_delimiter": ","}), encoding="utf-8")
+  config_lib.check_same_run(tmp_path, config)
+  with pytest.raises(UsageError, match="--label-delimiter"):
+    config_lib.check_same_run(tmp_path, {**config, "label_delimiter": ";"})

@@ -15,6 +15,7 @@ import pathlib
 import numpy as np
 
 from theseus_tf.models.bert_classifier import default_problem_type
+from theseus_tf.models.bert_embeddings import usable_positions
 from theseus_tf.utils import file_io
 from theseus_tf.utils.transformers import convert_bert
 from theseus_tf.utils.transformers import convert_distilbert
@@ -85,6 +86,26 @@ def read_checkpoint_config(folder):
   except ValueError as error:
     raise ValueError(f"{config_path}: {error}") from error
   return hf_config, converter
+
+
+def max_tokens_of_config(hf_config):
+  """The longest sequence a checkpoint's positions allow, from its config.
+
+  What `theseus_tf.export.signatures.max_tokens` gives for the loaded model
+  (RoBERTa's padding offset taken off), without loading it.
+
+  Args:
+    hf_config: A checkpoint's `config.json`, as a dict.
+
+  Returns:
+    The number of tokens, special tokens included.
+
+  Raises:
+    ValueError: an unsupported `model_type` or configuration.
+  """
+  arguments = get_converter(hf_config).convert_backbone_config(hf_config)
+  return usable_positions(arguments["max_sequence_length"],
+                          arguments.get("position_offset"))
 
 
 def _read_checkpoint_tensors(folder, converter):
