@@ -538,23 +538,28 @@ def run_study(args):
   lock = threading.Lock()
 
   def next_run():
-    """A runnable run nobody has started; None if none."""
+    """`(a runnable run nobody has started or None, whether all is done)`.
+
+    All is done when nothing is runnable and nothing runs: only a finished
+    run (its record written before it leaves `in_flight`) makes new runs
+    runnable. Both are read under one lock, so that no job stops while
+    another's finished run is about to make more runnable.
+    """
     with lock:
       for run in runnable_runs(args):
         if run.label not in started:
           started.add(run.label)
           in_flight.add(run.label)
-          return run
-      return None
+          return run, False
+      return None, not in_flight
 
   def worker():
     while True:
-      run = next_run()
+      run, done = next_run()
+      if done:
+        return
       if run is None:
-        with lock:
-          if not in_flight:
-            return  # Nothing runs, so nothing new can become runnable.
-        time.sleep(5)
+        time.sleep(5)  # The next stage waits on runs of other jobs.
         continue
       ok = execute(run, args)
       with lock:

@@ -1,7 +1,5 @@
 """Round 2 of the study: held-out split, staged plan, commands, report."""
 
-import json
-
 import pytest
 
 from benchmarks import reproduction_study as study
@@ -9,6 +7,7 @@ from benchmarks import study_round2 as round2
 from theseus_tf.data import make_file_task
 from theseus_tf.data.glue_reader import load_examples
 from trainers import cli
+from trainers.atomic_io import atomic_write_json
 
 
 @pytest.fixture
@@ -159,7 +158,8 @@ def _record(args, run, score):
                              {"step": 20, "score": score}]}
   if run.selection:
     record["held_out_score"] = score
-  path.write_text(json.dumps(record))
+  # As `execute`: the other jobs' threads plan from these files meanwhile.
+  atomic_write_json(path, record)
 
 
 def _status(args, task="mrpc"):
