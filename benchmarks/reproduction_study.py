@@ -24,6 +24,24 @@ learning rate 2e-5, longer budgets) for a GPU machine:
 
   python -m benchmarks.reproduction_study run --preset bert-base \
       --model bert-base-uncased --data-dir glue_data
+
+`--preset minilm-round2` is round 2 (issue #19; benchmarks/study_round2.py):
+round 1's predecessors, longer equal budgets (MRPC and RTE 10 epochs, CoLA
+6, SST-2 2), and every compression setting chosen on a held-out 10% of the
+GLUE training set, never on dev: the baselines' learning rates, then
+Theseus's base rate, replacing length, schedule, learning rate and KD
+weight one axis at a time, each axis's winner carried into the next; then
+the chosen settings and the paper recipe on full train -> dev, three seeds.
+An axis can only be planned once the previous one's records exist, so
+`run` goes stage by stage (resumable: cached runs are skipped), and
+`--dry-run` prints the commands runnable now and what each other stage
+waits on. Runs in runs/study-round2/, records in docs/results/study-round2/
+(selection runs under <task>/selection/), its own section of
+docs/RESULTS.md and its own curves.png:
+
+  python -m benchmarks.reproduction_study run --preset minilm-round2 --dry-run
+  python -m benchmarks.reproduction_study run --preset minilm-round2 --jobs 2
+  python -m benchmarks.reproduction_study report --preset minilm-round2
 """
 
 import argparse

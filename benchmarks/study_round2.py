@@ -753,7 +753,9 @@ def report_markdown(args):
   results, _ = load_dev(args)
   medians = {row: {t: study._median(results.get(t, {}).get(row, {}))  # pylint: disable=protected-access
                    for t in tasks} for row in DEV_ROWS}
-  lines = [study.BEGIN_MARK.format(args.preset_name), ""]
+  lines = [study.BEGIN_MARK.format(args.preset_name), "",
+           "**Round 2: every setting chosen on held-out data (issue #19).**",
+           ""]
   lines += protocol_lines(args)
   lines += ["", "Every selection run (held-out score x100; kept: the value "
             "carried on):", "",

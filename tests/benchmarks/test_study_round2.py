@@ -1,5 +1,7 @@
 """Round 2 of the study: held-out split, staged plan, commands, report."""
 
+import json
+
 import pytest
 
 from benchmarks import reproduction_study as study
@@ -369,3 +371,37 @@ def test_overall_recipe_is_each_axis_majority():
   # One vote each: the paper's value.
   assert round2.overall_recipe([constant, slow]) == paper
   assert round2.overall_recipe([]) is None
+
+
+def test_execute_writes_the_split_and_records_the_held_out_score(
+    args, monkeypatch):
+  setting = round2.Setting("theseus", base_rate=0.1)
+  run = round2.Round2Run("mrpc", setting, 1, True)
+  out = round2.run_dir(run, args)
+  evals = [{"step": 51, "accuracy": 0.70, "f1": 0.80, "score": 0.70},
+           {"step": 103, "accuracy": 0.75, "f1": 0.83, "score": 0.75}]
+
+  def fake_call(argv, **_):
+    assert argv[-len(round2.command(run, args)):] == round2.command(run, args)
+    assert all(path.exists() for path in round2.split_files("mrpc", args))
+    metrics = {"completed": True, "best": {"score": 0.75, "step": 103},
+               "final": {"score": 0.75}, "plan": {"total_steps": 1030},
+               "num_parameters": {"exported_model": 10},
+               "train_examples": 3301, "eval_examples": {"validation": 367},
+               "eval_history": evals}
+    for name, content in [("metrics.json", metrics), ("versions.json", {}),
+                          ("trainer_state.json", {"eval_history": evals})]:
+      (out / name).write_text(json.dumps(content))
+    return 0
+
+  monkeypatch.setattr(study.subprocess, "call", fake_call)
+  assert round2.execute(run, args)
+  path = args.results_dir + f"/mrpc/selection/{setting.name}-seed1.json"
+  record = json.loads(open(path, encoding="utf-8").read())
+  assert (record["method"], record["seed"], record["selection"]) == (
+      "theseus", 1, True)
+  assert record["setting"]["name"] == setting.name
+  assert record["setting"]["base_rate"] == 0.1
+  assert record["held_out_score"] == pytest.approx(0.79)  # (0.75 + 0.83) / 2
+  assert record["eval_history"] == evals
+  assert round2.score(run, args) == pytest.approx(79.0)
