@@ -31,6 +31,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import json
+import os
 import pathlib
 import random
 import statistics
@@ -41,6 +42,13 @@ from benchmarks import reproduction_study as study
 from theseus_tf.data.glue_reader import load_examples
 from theseus_tf.data.glue_tasks import get_task
 from theseus_tf.utils.file_io import atomic_write_text
+
+# Round 1's table helpers, shared.
+# pylint: disable=protected-access
+_study_steps_per_epoch = study._steps_per_epoch
+_median, _score_table, _seed_table = (study._median, study._score_table,
+                                      study._seed_table)
+# pylint: enable=protected-access
 
 TAG = "round2"
 SELECTION_SEED = 1
@@ -253,7 +261,7 @@ def write_split(task, args):
 
 def _steps_per_epoch(run, args):
   if not run.selection:
-    return study._steps_per_epoch(run.task, args)  # pylint: disable=protected-access
+    return _study_steps_per_epoch(run.task, args)
   return -(-len(split_indices(run.task, args)[0]) // study.BATCH_SIZE)
 
 
@@ -751,7 +759,7 @@ def report_markdown(args):
   tasks = {t: preset.tasks[t].name for t in args.tasks}
   names = row_names(preset)
   results, _ = load_dev(args)
-  medians = {row: {t: study._median(results.get(t, {}).get(row, {}))  # pylint: disable=protected-access
+  medians = {row: {t: _median(results.get(t, {}).get(row, {}))
                    for t in tasks} for row in DEV_ROWS}
   lines = [study.BEGIN_MARK.format(args.preset_name), "",
            "**Round 2: every setting chosen on held-out data (issue #19).**",
@@ -765,22 +773,22 @@ def report_markdown(args):
     lines += _selection_rows(task, args)
   lines += ["", "The chosen settings:", ""] + _chosen_table(args, tasks)
   lines += ["", "GLUE dev (best dev score x100, median over seeds):", ""]
-  lines += study._score_table(names, medians, tasks, rows=DEV_ROWS)  # pylint: disable=protected-access
+  lines += _score_table(names, medians, tasks, rows=DEV_ROWS)
   lines += ["", "The paper's Table 2 (BERT-base 12 -> 6 layers; GLUE dev, "
             "median of 5 runs; the BERT-base row from its Table 7):", ""]
-  lines += study._score_table(  # pylint: disable=protected-access
+  lines += _score_table(
       {**study.method_names(preset), "predecessor": "BERT-base (12 layers)",
        "finetune": "Fine-tuning (bottom 6 layers)"},
       {m: {t: study.PAPER_TABLE_2[m].get(t) for t in tasks}
        for m in study.PAPER_TABLE_2}, tasks)
   lines += ["", "Every dev run (best dev score x100; one predecessor per "
             f"task, seed {study.PREDECESSOR_SEED}):", ""]
-  lines += study._seed_table(names, results, tasks, rows=DEV_ROWS,  # pylint: disable=protected-access
-                             seeds=tuple(args.seeds))
+  lines += _seed_table(names, results, tasks, rows=DEV_ROWS,
+                       seeds=tuple(args.seeds))
   lines += missing_lines(args)
   curves = study.curves_path(args)
   if curves.exists():
-    link = study.os.path.relpath(curves, study.RESULTS_MD.parent)
+    link = os.path.relpath(curves, study.RESULTS_MD.parent)
     lines += ["", "Dev score against training step (thin: each seed; thick: "
               "the median over seeds; dashed: the predecessor's best), "
               f"drawn by `report`: ![learning curves]({link})"]

@@ -116,7 +116,7 @@ def test_selection_runs_use_the_split_and_its_own_predecessor(args, tmp_path):
       tmp_path / "runs" / "cola" / "selection" / "predecessor" / "best_model")
   assert flags["--output-dir"] == str(
       tmp_path / "runs" / "cola" / "selection" / f"{setting.name}-seed1")
-  # CoLA: 7,695 of 8,551 examples in the 90% file: 241 steps of 32.
+  # CoLA: 7,696 of 8,551 examples in the 90% file: 241 steps of 32.
   assert flags["--eval-steps"] == "120"
   assert flags["--replacing-steps"] == str(round(0.25 * 6 * 241))
   assert (flags["--schedule"], flags["--replacement-rate"]) == (
@@ -293,8 +293,8 @@ def test_report_without_records_says_not_run_yet(args, tmp_path,
   assert "| MRPC | predecessor on the 90% | round 1's recipe | not run yet" \
       in text
   assert "| SST-2 | not chosen yet | not chosen yet | not chosen yet |" in text
-  assert "| BERT-of-Theseus, recommended recipe | – | – | – | – | – | – |" \
-      in text
+  assert ("| BERT-of-Theseus, recommended recipe | – | – | – | – | – | – |"
+          in text)
   assert "Not run yet (44 runs planned): mrpc/selection/predecessor," in text
 
   results_md = tmp_path / "RESULTS.md"
