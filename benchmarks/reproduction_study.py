@@ -24,6 +24,24 @@ learning rate 2e-5, longer budgets) for a GPU machine:
 
   python -m benchmarks.reproduction_study run --preset bert-base \
       --model bert-base-uncased --data-dir glue_data
+
+`--preset minilm-round2` is round 2 (issue #19; benchmarks/study_round2.py):
+round 1's predecessors, longer equal budgets (MRPC and RTE 10 epochs, CoLA
+6, SST-2 2), and every compression setting chosen on a held-out 10% of the
+GLUE training set, never on dev: the baselines' learning rates, then
+Theseus's base rate, replacing length, schedule, learning rate and KD
+weight one axis at a time, each axis's winner carried into the next; then
+the chosen settings and the paper recipe on full train -> dev, three seeds.
+An axis can only be planned once the previous one's records exist, so
+`run` goes stage by stage (resumable: cached runs are skipped), and
+`--dry-run` prints the commands runnable now and what each other stage
+waits on. Runs in runs/study-round2/, records in docs/results/study-round2/
+(selection runs under <task>/selection/), its own section of
+docs/RESULTS.md and its own curves.png:
+
+  python -m benchmarks.reproduction_study run --preset minilm-round2 --dry-run
+  python -m benchmarks.reproduction_study run --preset minilm-round2 --jobs 2
+  python -m benchmarks.reproduction_study report --preset minilm-round2
 """
 
 import argparse
@@ -96,6 +114,9 @@ class Preset:
     tasks: Task key -> `TaskSettings`, in running order.
     runs_dir: Default run folders.
     results_dir: Default cached results.
+    held_out_selection: Whether the compression settings are chosen on a
+      held-out share of the training set, stage by stage
+      (benchmarks/study_round2.py), instead of fixed in advance.
   """
   model: str
   depth: int
@@ -104,6 +125,7 @@ class Preset:
   tasks: dict
   runs_dir: pathlib.Path
   results_dir: pathlib.Path
+  held_out_selection: bool = False
 
 
 PRESETS = {
@@ -127,6 +149,23 @@ PRESETS = {
         },
         runs_dir=REPO / "runs" / "study",
         results_dir=REPO / "docs" / "results" / "study"),
+    # Round 2 (issue #19): round 1's predecessors (the same commands), longer
+    # equal budgets for every compression method, and every compression
+    # setting chosen on a held-out 10% of the training set
+    # (benchmarks/study_round2.py). `replacing_epochs` is the paper recipe's
+    # (p = 1 at half the budget); the grid also tries a quarter.
+    "minilm-round2": Preset(
+        model=None, depth=6, num_layers=3, learning_rate=1e-4,
+        tasks={
+            "mrpc": TaskSettings("MRPC", 4, 10, replacing_epochs=5),
+            "rte": TaskSettings("RTE", 8, 10, replacing_epochs=5,
+                                finetune_learning_rate=3e-5),
+            "cola": TaskSettings("CoLA", 4, 6, replacing_epochs=3),
+            "sst2": TaskSettings("SST-2", 1, 2, replacing_epochs=1),
+        },
+        runs_dir=REPO / "runs" / "study-round2",
+        results_dir=REPO / "docs" / "results" / "study-round2",
+        held_out_selection=True),
     # The paper's setup on a GPU: BERT-base 12 -> 6, the teacher fine-tuned 4
     # epochs at 2e-5, batch 32, p reaching 1 after 1000 steps (k = 7e-4,
     # the shortest of the paper's grid), early stopping on dev.
@@ -420,21 +459,33 @@ def median_curve(seeds):
   return steps, [statistics.median(by_step[s]) for s in steps]
 
 
-# One colour per method across every plot.
+# One colour per method (round 2: per Theseus recipe) across every plot.
 _COLORS = {"finetune": "tab:blue", "distill": "tab:orange",
-           "theseus": "tab:green", "predecessor": "tab:gray"}
+           "theseus": "tab:green", "theseus-recommended": "tab:red",
+           "predecessor": "tab:gray"}
 
 
-def plot_curves(args, path):
+def plot_curves(args, path, curves=None, rows=METHODS, names=None):
   """Dev score against training step, one panel per task: every seed's
   curve (thin) and the median over seeds at each evaluation (thick) of each
-  compression method; the predecessor's best score as a dashed line."""
+  compression method; the predecessor's best score as a dashed line.
+
+  Args:
+    args: The study's settings.
+    path: The PNG to write (removed when there is nothing to draw).
+    curves: `{task: {row: {seed: [(step, score)]}}}` (default: the cached
+      records' by method, `load_curves`).
+    rows: The curves' keys to draw, in legend order (besides
+      "predecessor"); each needs a colour in `_COLORS`.
+    names: Legend label of each row (default: `method_names`).
+  """
   import matplotlib  # pylint: disable=import-outside-toplevel
   from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=import-outside-toplevel
   from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
   del matplotlib
-  preset, curves = args.preset, load_curves(args)
-  names = method_names(preset)
+  preset = args.preset
+  curves = load_curves(args) if curves is None else curves
+  names = names or method_names(preset)
   tasks = [t for t in preset.tasks if t in curves]
   if not tasks:
     pathlib.Path(path).unlink(missing_ok=True)  # No stale picture.
@@ -443,7 +494,7 @@ def plot_curves(args, path):
   FigureCanvasAgg(figure)
   for index, task in enumerate(tasks):
     axes = figure.add_subplot(1, len(tasks), index + 1)
-    for method in METHODS:
+    for method in rows:
       seeds = curves[task].get(method, {})
       for points in seeds.values():
         axes.plot(*zip(*points), color=_COLORS[method], alpha=0.3,
@@ -477,12 +528,14 @@ def _fmt(value):
   return "–" if value is None else f"{value:.1f}"
 
 
-def _score_table(names, scores_by_method, tasks):
-  """Rows: methods; columns: tasks, macro score, share of the teacher's."""
+def _score_table(names, scores_by_method, tasks,
+                 rows=("predecessor",) + METHODS):
+  """Rows: methods (the first is the teacher); columns: tasks, macro score,
+  share of the teacher's."""
   lines = ["| method | " + " | ".join(tasks.values()) +
            " | macro | % of teacher |", "|---" * (len(tasks) + 3) + "|"]
   teacher_macro = None
-  for method in ("predecessor",) + METHODS:
+  for method in rows:
     scores = scores_by_method[method]
     complete = all(scores.get(t) is not None for t in tasks)
     macro = statistics.mean(scores[t] for t in tasks) if complete else None
@@ -493,6 +546,24 @@ def _score_table(names, scores_by_method, tasks):
                if macro is not None and teacher_macro else None)
     cells = [_fmt(scores.get(t)) for t in tasks] + [_fmt(macro), _fmt(share)]
     lines.append(f"| {names[method]} | " + " | ".join(cells) + " |")
+  return lines
+
+
+def _seed_table(names, results, tasks, rows=("predecessor",) + METHODS,
+                seeds=SEEDS):
+  """Every run's score: `results` is `{task: {row: {seed: score}}}`."""
+  lines = ["| task | method | " + " | ".join(f"seed {s}" for s in seeds) +
+           " | median |", "|---" * (len(seeds) + 3) + "|"]
+  for task in tasks:
+    for method in rows:
+      scores = results.get(task, {}).get(method, {})
+      if not scores:
+        continue
+      row_seeds = [PREDECESSOR_SEED] if method == "predecessor" else seeds
+      cells = [_fmt(scores.get(s)) for s in row_seeds]
+      cells += [""] * (len(seeds) - len(cells))
+      lines.append(f"| {tasks[task]} | {names[method]} | " +
+                   " | ".join(cells) + f" | {_fmt(_median(scores))} |")
   return lines
 
 
@@ -516,19 +587,8 @@ def report_markdown(args):
       {m: {t: PAPER_TABLE_2[m].get(t) for t in tasks} for m in PAPER_TABLE_2},
       tasks)
   lines += ["", f"Every run (best dev score x100; one predecessor per task, "
-            f"seed {PREDECESSOR_SEED}):", "",
-            "| task | method | " + " | ".join(f"seed {s}" for s in SEEDS) +
-            " | median |", "|---" * (len(SEEDS) + 3) + "|"]
-  for task in tasks:
-    for method in ("predecessor",) + METHODS:
-      scores = results.get(task, {}).get(method, {})
-      if not scores:
-        continue
-      seeds = [PREDECESSOR_SEED] if method == "predecessor" else SEEDS
-      cells = [_fmt(scores.get(s)) for s in seeds]
-      cells += [""] * (len(SEEDS) - len(cells))
-      lines.append(f"| {tasks[task]} | {names[method]} | " +
-                   " | ".join(cells) + f" | {_fmt(_median(scores))} |")
+            f"seed {PREDECESSOR_SEED}):", ""]
+  lines += _seed_table(names, results, tasks)
   missing = [f"{r.task}/{r.name}"
              for r in planned_runs(list(tasks), METHODS, SEEDS)
              if not result_path(r, args).exists()]
@@ -578,12 +638,17 @@ def parse_args(argv=None):
   parser.add_argument("action", choices=("run", "report"))
   parser.add_argument("--preset", default="minilm", choices=sorted(PRESETS),
                       help="minilm: all-MiniLM-L6-v2 6 -> 3 on CPUs; "
+                      "minilm-round2: the same, longer budgets, every "
+                      "setting chosen on held-out data, stage by stage; "
                       "bert-base: the paper's 12 -> 6 (a GPU)")
   parser.add_argument("--tasks", default=None,
                       help="comma-separated (default: all of the preset's)")
-  parser.add_argument("--methods", default=",".join(METHODS))
+  parser.add_argument("--methods", default=",".join(METHODS),
+                      help="(minilm-round2: every method runs)")
   parser.add_argument("--seeds", type=int_list,
-                      default=",".join(map(str, SEEDS)))
+                      default=",".join(map(str, SEEDS)),
+                      help="(minilm-round2: of the dev runs; the selection "
+                      "runs use seed 1)")
   parser.add_argument("--jobs", type=int, default=2,
                       help="runs at the same time")
   parser.add_argument("--threads", type=int, default=1,
@@ -597,7 +662,9 @@ def parse_args(argv=None):
   parser.add_argument("--results-dir", default=None,
                       help="cached results (default: the preset's)")
   parser.add_argument("--dry-run", action="store_true",
-                      help="print the commands of the runs still to do")
+                      help="print the commands of the runs still to do "
+                      "(minilm-round2: of the stages runnable now, and what "
+                      "the others wait on)")
   args = parser.parse_args(argv)
   args.preset_name, args.preset = args.preset, PRESETS[args.preset]
   tasks = args.tasks.split(",") if args.tasks else list(args.preset.tasks)
@@ -624,7 +691,13 @@ def run_or_report(args, run, report):
 
 
 def main(argv=None):
-  return run_or_report(parse_args(argv), run_study, write_report)
+  args = parse_args(argv)
+  if args.preset.held_out_selection:
+    # pylint: disable-next=import-outside-toplevel
+    from benchmarks import study_round2  # It imports this module.
+    return run_or_report(args, study_round2.run_study,
+                         study_round2.write_report)
+  return run_or_report(args, run_study, write_report)
 
 
 if __name__ == "__main__":
