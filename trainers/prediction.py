@@ -103,8 +103,6 @@ class SavedModelPredictor:
     return outputs["logits"].numpy()
 
 
-is_saved_model = model_record.is_saved_model
-
 
 def _softmax(logits):
   shifted = logits - logits.max(axis=-1, keepdims=True)

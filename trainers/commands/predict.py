@@ -88,7 +88,7 @@ def run(args, parser):  # pylint: disable=unused-argument
   columns, text_columns = prediction.check_input(
       args.input_file, args.file_format, args.text_columns,
       all_keys=out_format == "csv")
-  if prediction.is_saved_model(args.model):
+  if model_record.is_saved_model(args.model):
     predictor = prediction.SavedModelPredictor(args.model)
   else:
     from trainers.model_io import (check_max_seq_length, load_model_file,
