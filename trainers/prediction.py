@@ -19,11 +19,14 @@ In CSV, label lists are joined with the label delimiter and
 `predicted_probabilities` becomes one `probability_<label>` column per label.
 """
 
+import contextlib
 import csv
 import json
 import os
 import pathlib
+import signal
 import sys
+import threading
 
 import numpy as np
 
@@ -249,6 +252,26 @@ def _text(path, line, row, column):
   return value
 
 
+@contextlib.contextmanager
+def _interrupt_between_batches():
+  """Turns Ctrl-C into an event the batch loop checks.
+
+  A KeyboardInterrupt raised wherever the signal lands can be swallowed
+  (inside a `__del__` or a callback TensorFlow calls, Python only prints
+  it), and prediction then runs on; an event set by the handler cannot.
+  Outside the main thread, signals stay as they are.
+  """
+  interrupted = threading.Event()
+  if threading.current_thread() is not threading.main_thread():
+    yield interrupted
+    return
+  previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+  try:
+    yield interrupted
+  finally:
+    signal.signal(signal.SIGINT, previous)
+
+
 def predict_file(predictor, input_path, output_path, *, text_columns,
                  file_format=None, out_format="jsonl", batch_size=64,
                  all_scores=False, label_delimiter=",", progress=True,
@@ -302,13 +325,16 @@ def predict_file(predictor, input_path, output_path, *, text_columns,
         bar.update(len(batch))
         batch.clear()
 
-      for item in reader:
-        batch.append(item)
-        count += 1
-        if len(batch) == batch_size:
+      with _interrupt_between_batches() as interrupted:
+        for item in reader:
+          batch.append(item)
+          count += 1
+          if len(batch) == batch_size:
+            flush()
+            if interrupted.is_set():
+              raise KeyboardInterrupt
+        if batch:
           flush()
-      if batch:
-        flush()
     os.replace(temporary, output_path)
   except TextFileError as error:
     raise UsageError(str(error)) from None

@@ -31,7 +31,7 @@ def test_dev_sets_of_files_go_to_the_token_cache_dir(tiny_model_dir, tmp_path,
   dev_sets = scores.load_dev_sets([_variant(tiny_model_dir)], task, None, 16,
                                   None, cache_dir=tmp_path / "mine")
   assert dev_sets[tiny_model_dir]["validation"].num_examples == 6
-  assert any((tmp_path / "mine").rglob("*.npz"))
+  assert any((tmp_path / "mine").rglob("meta.json"))
   assert not default.exists()
 
 
