@@ -259,10 +259,12 @@ def _interrupt_between_batches():
   A KeyboardInterrupt raised wherever the signal lands can be swallowed
   (inside a `__del__` or a callback TensorFlow calls, Python only prints
   it), and prediction then runs on; an event set by the handler cannot.
-  Outside the main thread, signals stay as they are.
+  Outside the main thread, or where Ctrl-C is ignored (a background job),
+  signals stay as they are.
   """
   interrupted = threading.Event()
-  if threading.current_thread() is not threading.main_thread():
+  if (threading.current_thread() is not threading.main_thread() or
+      signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
     yield interrupted
     return
   previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())

@@ -278,7 +278,10 @@ def test_predict_ctrl_c_leaves_no_output(tiny_model_dir, tmp_path):
       cli_command("predict", "--model", tiny_model_dir, "--input-file", data,
                   "--output-file", out, "--eval-batch-size", "4",
                   "--max-seq-length", "16"),
-      env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      # Ctrl-C as in a terminal, even when pytest runs as a background job
+      # (which ignores SIGINT, and its children inherit that).
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
   deadline = time.time() + 120
   # Interrupt once predictions are being written to the temporary file.
   while time.time() < deadline and not any(
