@@ -703,8 +703,13 @@ def protocol_lines(args):
       axis.value_text(v) for v in axis.values) for axis in AXES)
   return [
       f"Round 2 ({args.preset_name}: all-MiniLM-L6-v2 {preset.depth} -> "
-      f"{preset.num_layers} layers). The predecessors are round 1's "
-      "(the same commands, seed 42). Every compression method gets the same "
+      f"{preset.num_layers} layers). The predecessors are fine-tuned "
+      "with round 1's commands (seed 42), but not to round 1's weights: "
+      "the training input's shuffle has changed since (a permutation per "
+      "pass instead of tf.data's shuffle buffer), so each teacher saw its "
+      "examples in another order and its dev score differs from round 1's; "
+      "every share of the teacher below is of round 2's teacher. Every "
+      "compression method gets the same "
       f"budget ({budgets}), batch {study.BATCH_SIZE} and evaluation twice "
       "per epoch.", "",
       "No setting is chosen on dev. Each task's GLUE training set is split "
