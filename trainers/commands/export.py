@@ -189,8 +189,11 @@ def _export(args):
   if args.format == "tflite" and output.exists() and not args.overwrite:
     raise FileExistsError(f"{output} already exists: pass --overwrite.")
 
-  from trainers.model_io import load_model_file  # pylint: disable=import-outside-toplevel
+  # pylint: disable-next=import-outside-toplevel
+  from trainers.model_io import check_max_seq_length, load_model_file
+  check_max_seq_length(args.model, args.max_seq_length)
   model = load_model_file(args.model)
+  check_max_seq_length(args.model, args.max_seq_length, model)
   if args.format == "saved_model":
     return export.export_saved_model(
         model, tokenizer, args.output_dir, model_name,

@@ -137,7 +137,7 @@ def test_real_stderr_is_one_line(sst2_predecessor, glue_dir, tmp_path):
 
 
 @pytest.mark.parametrize("command", ["finetune", "compress", "evaluate",
-                                     "predict"])
+                                     "predict", "export"])
 def test_max_seq_length_beyond_the_positions(run_cli, tiny_model_dir,
                                              glue_dir, tmp_path, monkeypatch,
                                              command):
@@ -153,6 +153,8 @@ def test_max_seq_length_beyond_the_positions(run_cli, tiny_model_dir,
     data = tmp_path / "in.csv"
     data.write_text("text\nfine\n", encoding="utf-8")
     argv = ["--input-file", data, "--output-file", tmp_path / "out.jsonl"]
+  elif command == "export":
+    argv = ["--format", "saved_model", "--output-dir", tmp_path / "export"]
   else:
     argv = ["--task", "sst2", "--data-dir", glue_dir]
     if command != "evaluate":
