@@ -193,3 +193,25 @@ def test_reading_fills_tensors_in_chunks(mrpc_task, tokenizer, tmp_path,
                                          use_cache=False)
   assert not hit
   _assert_same(without_cache, whole)
+
+
+def test_another_run_writing_the_entry_first(mrpc_task, tokenizer, tmp_path,
+                                             monkeypatch):
+  """Two runs tokenising the same file at once: the second rename fails,
+  and the second run reads its own copy, leaving no temporary folder."""
+  import os
+  from theseus_tf.data import token_cache
+  cache = tmp_path / "cache"
+  expected, _ = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                  use_cache=False)
+
+  def rename_loses_the_race(source, target):
+    raise OSError(39, "Directory not empty", str(target))
+
+  monkeypatch.setattr(token_cache.os, "rename", rename_loses_the_race)
+  encoded, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                   cache_dir=cache)
+  monkeypatch.setattr(token_cache.os, "rename", os.rename)
+  assert not hit
+  _assert_same(encoded, expected)
+  assert not list(cache.iterdir())
