@@ -35,6 +35,7 @@ from theseus_tf.data.glue_pipeline import EncodedExamples
 from theseus_tf.data.glue_pipeline import tokenizer_feature_names
 from theseus_tf.data.label_vocabulary import LabelVocabulary
 from theseus_tf.data.text_files import content_hash
+from theseus_tf.utils.file_io import move_into_place, staging_dir
 
 # Rows per tokenizer call: as glue_pipeline's chunk, large enough for the fast
 # tokenizer's batch parallelism, small enough to bound the Python objects.
@@ -125,25 +126,21 @@ def encode_file_split(task, split, tokenizer, max_seq_length, *,
       return _load(entry, tokenizer, max_seq_length), True
     except (OSError, ValueError, KeyError):
       shutil.rmtree(entry, ignore_errors=True)  # Rebuilt below.
-  staging = None
   try:
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{entry.name}.partial-", dir=folder)
-    _tokenize(task, split, tokenizer, max_seq_length, chunk_rows, staging)
-    try:
-      os.rename(staging, entry)
-      written = entry
-    except OSError:  # Another run wrote the entry first: read ours.
-      written = staging
-    return _load(written, tokenizer, max_seq_length), False
+    # Normal permissions (a shared cache folder stays readable), removed
+    # on errors.
+    with staging_dir(entry) as staging:
+      _tokenize(task, split, tokenizer, max_seq_length, chunk_rows, staging)
+      try:
+        written = move_into_place(staging, entry)
+      except OSError:  # Another run wrote the entry first: read ours.
+        written = staging
+      return _load(written, tokenizer, max_seq_length), False
   except OSError as error:  # The cache is an optimisation, not a need.
     print(f"theseus-tf: warning: token cache not written ({error}); the "
           "next run tokenizes again", file=sys.stderr)
     return encode_file_split(task, split, tokenizer, max_seq_length,
                              use_cache=False, chunk_rows=chunk_rows)
-  finally:
-    if staging is not None:
-      shutil.rmtree(staging, ignore_errors=True)
 
 
 def _tokenize(task, split, tokenizer, max_seq_length, chunk_rows, folder):
