@@ -219,3 +219,15 @@ def test_another_run_writing_the_entry_first(mrpc_task, tokenizer, tmp_path,
   assert not hit
   _assert_same(encoded, expected)
   assert not list(cache.iterdir())
+
+
+def test_entry_without_its_meta_file_is_rebuilt(mrpc_task, tokenizer,
+                                                tmp_path):
+  cache = tmp_path / "cache"
+  encode_file_split(mrpc_task, "train", tokenizer, 64, cache_dir=cache)
+  (entry,) = _entries(cache)
+  (entry / "meta.json").unlink()
+  rebuilt, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                   cache_dir=cache)
+  assert not hit and len(rebuilt) == 408
+  assert _entries(cache) == [entry]

@@ -98,7 +98,8 @@ def encode_file_split(task, split, tokenizer, max_seq_length, *,
     tokenizer: The model's Hugging Face tokenizer.
     max_seq_length: Maximum tokens per example.
     cache_dir: The cache folder (see the module docstring for the default).
-    use_cache: False: tokenise, and neither read nor write the cache.
+    use_cache: False: neither read nor write the cache (the ids still go
+      through a temporary folder, which keeps memory flat).
     chunk_rows: Rows per tokenizer call.
 
   Returns:
@@ -121,11 +122,11 @@ def encode_file_split(task, split, tokenizer, max_seq_length, *,
       return _load(folder, tokenizer, max_seq_length), False
   folder = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
   entry = folder / cache_key(task, split, tokenizer, max_seq_length)
-  if (entry / _META).is_file():
+  if entry.exists():
     try:
       return _load(entry, tokenizer, max_seq_length), True
     except (OSError, ValueError, KeyError):
-      shutil.rmtree(entry, ignore_errors=True)  # Rebuilt below.
+      shutil.rmtree(entry, ignore_errors=True)  # Damaged: rebuilt below.
   try:
     # Normal permissions (a shared cache folder stays readable), removed
     # on errors.
