@@ -106,7 +106,6 @@ class SavedModelPredictor:
     return outputs["logits"].numpy()
 
 
-
 def _softmax(logits):
   shifted = logits - logits.max(axis=-1, keepdims=True)
   exp = np.exp(shifted)
