@@ -414,12 +414,22 @@ def run_study(args):
           else:  # Nothing to compress.
             pending[:] = [r for r in pending if r.task != run.task]
 
-  with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-    for future in [pool.submit(worker) for _ in range(args.jobs)]:
-      future.result()
+  run_workers(worker, args.jobs)
   write_report(args)
+  return failure_status(failed, "study")
+
+
+def run_workers(worker, jobs):
+  """Runs `worker` on `jobs` threads until each returns; raises their errors."""
+  with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+    for future in [pool.submit(worker) for _ in range(jobs)]:
+      future.result()
+
+
+def failure_status(failed, tag):
+  """Prints the failed runs of a sitting; returns its exit status."""
   if failed:
-    print(f"[study] failed: {', '.join(sorted(failed))}", flush=True)
+    print(f"[{tag}] failed: {', '.join(sorted(failed))}", flush=True)
   return 1 if failed else 0
 
 

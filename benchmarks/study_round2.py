@@ -27,7 +27,6 @@ Records: `docs/results/study-round2/<task>/<run>.json` (dev runs, round
 runs, plus the setting and the held-out score).
 """
 
-import concurrent.futures
 import dataclasses
 import functools
 import json
@@ -575,13 +574,9 @@ def run_study(args):
         if not ok:
           failed.add(run.label)
 
-  with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-    for future in [pool.submit(worker) for _ in range(args.jobs)]:
-      future.result()
+  study.run_workers(worker, args.jobs)
   write_report(args)
-  if failed:
-    print(f"[{TAG}] failed: {', '.join(sorted(failed))}", flush=True)
-  return 1 if failed else 0
+  return study.failure_status(failed, TAG)
 
 
 # -- report -------------------------------------------------------------------
@@ -750,7 +745,7 @@ def missing_lines(args):
     lines.append(f"Not run yet ({len(missing)} runs planned): " +
                  ", ".join(missing) + ".")
   if unplanned:
-    lines.append(f"Not planned yet (their settings wait on earlier stages): "
+    lines.append("Not planned yet (their settings wait on earlier stages): "
                  + "; ".join(unplanned) + ".")
   lines.append("`python -m benchmarks.reproduction_study run --preset "
                f"{args.preset_name}` runs what can run; a `–` in the tables "
