@@ -1,6 +1,7 @@
 """Streaming tokenisation of own files and its on-disk cache."""
 
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -184,20 +185,50 @@ def test_bad_row_leaves_no_entry(tmp_path, tokenizer):
   assert not list(cache.iterdir())
 
 
-def test_reading_fills_tensors_in_chunks(mrpc_task, tokenizer, tmp_path,
-                                         monkeypatch):
+def test_cached_tensors_share_the_arrays_read(mrpc_task, tokenizer,
+                                              tmp_path, monkeypatch):
+  """Reading an entry holds each file's values once: every tensor uses the
+  array read from its file, no copy."""
   from theseus_tf.data import token_cache
-  whole, _ = encode_file_split(mrpc_task, "train", tokenizer, 64,
-                               cache_dir=tmp_path)
-  monkeypatch.setattr(token_cache, "READ_CHUNK_VALUES", 1000)  # Many chunks.
-  chunked, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+  from theseus_tf.utils.shared_arrays import read_aligned
+  encode_file_split(mrpc_task, "train", tokenizer, 64, cache_dir=tmp_path)
+  arrays = {}
+
+  def recording_read_aligned(path, dtype, count):
+    arrays[pathlib.Path(path).stem] = read_aligned(path, dtype, count)
+    return arrays[pathlib.Path(path).stem]
+
+  monkeypatch.setattr(token_cache, "read_aligned", recording_read_aligned)
+  encoded, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
                                    cache_dir=tmp_path)
   assert hit
-  _assert_same(chunked, whole)
-  without_cache, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
-                                         use_cache=False)
+  ids = encoded.features["input_ids"]
+  tensors = {"input_ids": ids.flat_values, "row_splits": ids.row_splits,
+             "token_type_ids": encoded.features["token_type_ids"].flat_values}
+  assert sorted(arrays) == sorted([*tensors, "labels"])
+  for name, tensor in tensors.items():
+    arrays[name][3] += 1  # Seen through the tensor: the same memory.
+    assert tensor[3].numpy() == arrays[name][3]
+  assert np.shares_memory(encoded.labels, arrays["labels"])
+
+
+def test_decreasing_row_splits_rebuild_the_entry(mrpc_task, tokenizer,
+                                                 tmp_path, monkeypatch):
+  from theseus_tf.data import token_cache
+  monkeypatch.setattr(token_cache, "CHECK_BLOCK_ROWS", 7)  # Many blocks.
+  cache = tmp_path / "cache"
+  whole, _ = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                               cache_dir=cache)
+  (entry,) = _entries(cache)
+  splits = np.fromfile(entry / "row_splits.bin", np.int64)
+  splits[100] = splits[102]  # Row 100 ends after row 101 does.
+  splits.tofile(entry / "row_splits.bin")
+  with pytest.raises(ValueError, match="decrease after row 98"):
+    token_cache._load(entry, tokenizer, 64)  # pylint: disable=protected-access
+  rebuilt, hit = encode_file_split(mrpc_task, "train", tokenizer, 64,
+                                   cache_dir=cache)
   assert not hit
-  _assert_same(without_cache, whole)
+  _assert_same(rebuilt, whole)
 
 
 def test_another_run_writing_the_entry_first(mrpc_task, tokenizer, tmp_path,

@@ -15,13 +15,17 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
+from theseus_tf.data import random_permutation
 from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.data.glue_reader import load_examples
 from theseus_tf.data.glue_tasks import get_task
+from theseus_tf.utils.shared_arrays import shared_tensor
 
 # Examples per tokenizer call: large enough for the fast tokenizer's parallel
 # batch encoding, small enough to bound the Python lists it returns.
 _TOKENIZE_CHUNK = 8192
+# Positions permuted per call in the training shuffle.
+_SHUFFLE_BLOCK = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,29 +260,38 @@ def _model_features(example):
 def _shuffled_examples(encoded, seed):
   """The examples, in a new random order every pass, endlessly.
 
-  Pass `k` is the permutation `stateless_shuffle(range(n), [seed, k])`,
-  one int32 tensor of `n` indices made when the pass begins; its examples
-  are gathered one at a time. A shuffle buffer of `n` examples (or of their
-  indices: about 200 bytes each in tf.data's buffer) would grow with the
-  training file; this holds 4 bytes per example.
+  Pass `k` takes example `permute(i, n, pass_keys(seed, k))` at its step
+  `i`: a keyed permutation computed for a block of positions at a time
+  (`theseus_tf.data.random_permutation`), so shuffling holds nothing per
+  example; a shuffle buffer of `n` examples, or of their indices (about 200
+  bytes each in tf.data's buffer), or a stored permutation would grow with
+  the training file.
   """
   features = encoded.features
-  labels = tf.constant(encoded.labels)
+  labels = shared_tensor(encoded.labels)  # Held once for large files.
   count = len(encoded)
 
-  def permutation(epoch):
-    return tf.random.experimental.stateless_shuffle(
-        tf.range(count, dtype=tf.int32),
-        seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+  def one_pass(epoch):
+    keys = random_permutation.pass_keys(seed, epoch)
+    return (tf.data.Dataset.range(count)
+            .batch(_SHUFFLE_BLOCK)
+            .map(lambda positions: random_permutation.permute(
+                positions, count, keys))
+            .unbatch())
+
+  # Every feature shares the row partition of the input ids.
+  row_splits = features["input_ids"].row_splits
+  flat_values = {name: values.flat_values for name, values in features.items()}
 
   def example(index):
-    return (_model_features(
-        {name: values[index] for name, values in features.items()}),
+    # Slicing by hand: `ragged[index]` holds temporaries of the splits' size.
+    start, end = row_splits[index], row_splits[index + 1]
+    return (_model_features({name: values[start:end]
+                             for name, values in flat_values.items()}),
             tf.gather(labels, index))
 
   return (tf.data.Dataset.counter()
-          .map(permutation)
-          .unbatch()
+          .flat_map(one_pass)
           .map(example, num_parallel_calls=tf.data.AUTOTUNE,
                deterministic=True))
 

@@ -3,9 +3,10 @@
 `encode_file_split` reads a `FileTask` split in chunks of rows, tokenises
 each chunk and appends its token ids to raw files on disk, so that only
 one chunk's Python strings and ids are in memory at a time. The files are
-then read back into one TensorFlow tensor per feature, filled in place: the
-examples take their own size in memory (5 bytes per token) and nothing
-more, whatever the size of the file.
+then read back into aligned arrays that TensorFlow tensors share
+(`theseus_tf.utils.shared_arrays`): the examples take the files' size in
+memory (5 bytes per token, 12 per row) and nothing more, whatever the size
+of the file.
 
 The files form one cache entry, a folder keyed by everything the ids depend
 on: the SHA-256 of the file's bytes, the tokenizer (the SHA-256 of its
@@ -36,13 +37,14 @@ from theseus_tf.data.glue_pipeline import tokenizer_feature_names
 from theseus_tf.data.label_vocabulary import LabelVocabulary
 from theseus_tf.data.text_files import content_hash
 from theseus_tf.utils.file_io import move_into_place, staging_dir
+from theseus_tf.utils.shared_arrays import read_aligned, shared_tensor
 
 # Rows per tokenizer call: as glue_pipeline's chunk, large enough for the fast
 # tokenizer's batch parallelism, small enough to bound the Python objects.
 CHUNK_ROWS = 8192
-# Values per in-place copy when a cache file is read into a tensor.
-READ_CHUNK_VALUES = 1 << 20
-_VERSION = 2  # Bump when the cache layout changes.
+# Rows per block when the row splits read from a cache entry are checked.
+CHECK_BLOCK_ROWS = 1 << 16
+_VERSION = 3  # Bump when the cache layout changes.
 _META = "meta.json"
 
 
@@ -154,7 +156,7 @@ def _tokenize(task, split, tokenizer, max_seq_length, chunk_rows, folder):
   with_types = "token_type_ids" in tokenizer_feature_names(tokenizer)
   label_dtype = (np.float32 if task.is_regression or task.is_multi_label
                  else np.int32)
-  names = ["input_ids", "row_lengths", "labels"]
+  names = ["input_ids", "row_splits", "labels"]
   if with_types:
     names.append("token_type_ids")
   counts = {"rows": 0, "tokens": 0}
@@ -163,6 +165,7 @@ def _tokenize(task, split, tokenizer, max_seq_length, chunk_rows, folder):
   with contextlib.ExitStack() as stack:
     files = {name: stack.enter_context(open(folder / f"{name}.bin", "wb"))
              for name in names}
+    np.zeros(1, np.int64).tofile(files["row_splits"])
 
     def flush(texts, chunk_labels):
       encoding = tokenizer(
@@ -172,7 +175,7 @@ def _tokenize(task, split, tokenizer, max_seq_length, chunk_rows, folder):
           return_attention_mask=False, return_token_type_ids=with_types)
       lengths = np.fromiter(map(len, encoding["input_ids"]), dtype=np.int64,
                             count=len(texts))
-      lengths.tofile(files["row_lengths"])
+      (np.cumsum(lengths) + counts["tokens"]).tofile(files["row_splits"])
       _flat(encoding["input_ids"], np.int32).tofile(files["input_ids"])
       if with_types:
         _flat(encoding["token_type_ids"], np.int8).tofile(
@@ -217,53 +220,33 @@ def _load(folder, tokenizer, max_seq_length):
   if meta.get("version") != _VERSION:
     raise ValueError(f"{folder}: cache version {meta.get('version')}")
   rows, tokens = int(meta["rows"]), int(meta["tokens"])
-  row_splits = np.zeros(rows + 1, np.int64)
-  np.cumsum(_read_array(folder / "row_lengths.bin", np.int64, rows),
-            out=row_splits[1:])
-  if row_splits[-1] != tokens or np.any(row_splits[1:] < row_splits[:-1]):
-    raise ValueError(f"{folder}: row lengths do not add up to {tokens}")
-  # From row splits, checked above: a partition built from row lengths
-  # keeps both, and validation ops hold temporaries of the splits' size.
+  row_splits = read_aligned(folder / "row_splits.bin", np.int64, rows + 1)
+  _check_row_splits(row_splits, tokens, folder)
+  # The tensors share the arrays read from the files: the examples take the
+  # files' size in memory, once.
   ids = tf.RaggedTensor.from_row_splits(
-      _read_tensor(folder / "input_ids.bin", tf.int32, tokens), row_splits,
-      validate=False)
+      shared_tensor(read_aligned(folder / "input_ids.bin", np.int32, tokens)),
+      shared_tensor(row_splits), validate=False)
   features = {"input_ids": ids}
   if "token_type_ids" in meta["features"]:
-    features["token_type_ids"] = ids.with_flat_values(
-        _read_tensor(folder / "token_type_ids.bin", tf.int8, tokens))
+    features["token_type_ids"] = ids.with_flat_values(shared_tensor(
+        read_aligned(folder / "token_type_ids.bin", np.int8, tokens)))
   label_shape = [rows] + list(meta["label_shape"])
-  labels = _read_array(folder / "labels.bin", np.dtype(meta["label_dtype"]),
-                       int(np.prod(label_shape))).reshape(label_shape)
+  labels = read_aligned(folder / "labels.bin", meta["label_dtype"],
+                        int(np.prod(label_shape))).reshape(label_shape)
   return EncodedExamples(features, labels, int(tokenizer.pad_token_id or 0),
                          int(max_seq_length))
 
 
-def _read_array(path, dtype, count):
-  values = np.fromfile(path, dtype=dtype)
-  if len(values) != count:
-    raise ValueError(f"{path}: {len(values)} values, expected {count}")
-  return values
-
-
-def _read_tensor(path, dtype, count):
-  """A 1-D `dtype` tensor of the `count` values of a raw file.
-
-  Filled in place chunk by chunk (`InplaceUpdate` reuses the buffer of an
-  input nothing else holds), so that reading takes the tensor's own size
-  plus one chunk: `tf.constant(np.fromfile(...))` would hold the file's
-  values twice.
-  """
-  np_dtype = dtype.as_numpy_dtype
-  if os.path.getsize(path) != count * np.dtype(np_dtype).itemsize:
-    raise ValueError(f"{path}: size does not match {count} values")
-  values = tf.raw_ops.Empty(shape=[count], dtype=dtype, init=False)
-  with open(path, "rb") as f:
-    for start in range(0, count, READ_CHUNK_VALUES):
-      chunk = np.fromfile(f, dtype=np_dtype,
-                          count=min(READ_CHUNK_VALUES, count - start))
-      values = tf.raw_ops.InplaceUpdate(
-          x=values, i=tf.range(start, start + len(chunk)), v=chunk)
-  return values
+def _check_row_splits(row_splits, tokens, folder):
+  """From 0 to `tokens`, never decreasing; checked a block at a time, as
+  TensorFlow's own validation would hold temporaries of the splits' size."""
+  if row_splits[0] != 0 or row_splits[-1] != tokens:
+    raise ValueError(f"{folder}: row splits do not run from 0 to {tokens}")
+  for start in range(0, len(row_splits) - 1, CHECK_BLOCK_ROWS):
+    block = row_splits[start:start + CHECK_BLOCK_ROWS + 1]
+    if np.any(block[1:] < block[:-1]):
+      raise ValueError(f"{folder}: row splits decrease after row {start}")
 
 
 def subset(encoded, max_examples, seed):
