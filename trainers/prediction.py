@@ -16,7 +16,8 @@ prefixed so that they never clash with them:
 - regression: `predicted_value`.
 
 In CSV, label lists are joined with the label delimiter and
-`predicted_probabilities` becomes one `probability_<label>` column per label.
+`predicted_probabilities` becomes one `predicted_probability_<label>`
+column per label.
 """
 
 import contextlib
@@ -164,7 +165,8 @@ class _Writer:
     flat = {}
     for key, value in row.items():
       if key == "predicted_probabilities":
-        flat.update({f"probability_{name}": p for name, p in value.items()})
+        flat.update({f"predicted_probability_{name}": p
+                     for name, p in value.items()})
       elif isinstance(value, list):
         flat[key] = self.delimiter.join(value)
       else:
@@ -234,12 +236,20 @@ def check_input(path, file_format=None, text_columns=None, all_keys=False):
   if len(columns) not in (1, 2):
     raise UsageError(f"--text-columns names {len(columns)} columns; give "
                      "one, or two for sentence pairs")
-  taken = [c for c in input_columns if c.startswith("predicted_")]
-  if taken:
-    raise UsageError(
-        f"{path}: column {taken[0]!r} would clash with the predictions "
-        "(predicted_*); rename it, or predict from a file without it")
+  try:
+    _check_no_prediction_keys(path, None, input_columns)
+  except TextFileError as error:
+    raise UsageError(str(error)) from None
   return input_columns, columns
+
+
+def _check_no_prediction_keys(path, line, keys):
+  taken = [key for key in keys if key.startswith("predicted_")]
+  if taken:
+    where = path if line is None else f"{path}:{line}"
+    raise TextFileError(
+        f"{where}: column {taken[0]!r} would clash with the predictions "
+        "(predicted_*); rename it, or predict from a file without it")
 
 
 def _text(path, line, row, column):
@@ -316,6 +326,8 @@ def predict_file(predictor, input_path, output_path, *, text_columns,
       batch = []
 
       def flush():
+        for line, row in batch:  # check_input saw the first row's keys.
+          _check_no_prediction_keys(input_path, line, row)
         texts = [[_text(input_path, line, row, c) for line, row in batch]
                  for c in text_columns]
         logits = predictor.logits(texts[0],

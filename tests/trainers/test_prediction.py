@@ -68,3 +68,20 @@ def test_a_later_predicted_key_clashes(tmp_path):
       {"text": "a"}, {"text": "b", "predicted_label": "x"}])
   with pytest.raises(UsageError, match="'predicted_label' would clash"):
     prediction.check_input(data, all_keys=True)
+
+
+def test_a_later_predicted_key_clashes_in_json_lines_output(tmp_path):
+  """JSON Lines output reads only the first row's keys first: the row with
+  the key is found while predicting, and nothing is written."""
+  data = _json_lines(tmp_path / "in.jsonl", [
+      {"text": "a"}, {"text": "b"}, {"text": "c", "predicted_score": 1}])
+  columns, text_columns = prediction.check_input(data)
+  assert columns == ["text"]
+  with pytest.raises(UsageError) as error:
+    prediction.predict_file(_Constant(), data, tmp_path / "out.jsonl",
+                            text_columns=text_columns, out_format="jsonl",
+                            progress=False, batch_size=2)
+  assert str(error.value) == (
+      f"{data}:3: column 'predicted_score' would clash with the predictions "
+      "(predicted_*); rename it, or predict from a file without it")
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]

@@ -173,7 +173,9 @@ def test_predict_all_scores_csv(run_cli, tiny_model_dir, tmp_path):
   lines = (tmp_path / "out.csv").read_text("utf-8").splitlines()
   header = lines[0].split(",")
   assert header[:4] == ["id", "body", "predicted_label", "predicted_score"]
-  assert len(header) == 4 + 3  # The tiny classifier has three labels.
+  # One column per label of the tiny classifier, prefixed like the others.
+  assert len(header) == 4 + 3
+  assert all(c.startswith("predicted_probability_") for c in header[4:])
   assert len(lines) == 3
 
 
