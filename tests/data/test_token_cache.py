@@ -190,7 +190,7 @@ def test_cached_tensors_share_the_arrays_read(mrpc_task, tokenizer,
   """Reading an entry holds each file's values once: every tensor uses the
   array read from its file, no copy."""
   from theseus_tf.data import token_cache
-  from theseus_tf.utils.shared_arrays import read_aligned
+  from theseus_tf.data.shared_arrays import read_aligned
   encode_file_split(mrpc_task, "train", tokenizer, 64, cache_dir=tmp_path)
   arrays = {}
 

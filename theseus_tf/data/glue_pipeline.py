@@ -19,7 +19,7 @@ from theseus_tf.data import random_permutation
 from theseus_tf.data.features import FEATURE_NAMES
 from theseus_tf.data.glue_reader import load_examples
 from theseus_tf.data.glue_tasks import get_task
-from theseus_tf.utils.shared_arrays import shared_tensor
+from theseus_tf.data.shared_arrays import shared_tensor
 
 # Examples per tokenizer call: large enough for the fast tokenizer's parallel
 # batch encoding, small enough to bound the Python lists it returns.

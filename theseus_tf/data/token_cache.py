@@ -4,7 +4,7 @@
 each chunk and appends its token ids to raw files on disk, so that only
 one chunk's Python strings and ids are in memory at a time. The files are
 then read back into aligned arrays that TensorFlow tensors share
-(`theseus_tf.utils.shared_arrays`): the examples take the files' size in
+(`theseus_tf.data.shared_arrays`): the examples take the files' size in
 memory (5 bytes per token, 12 per row) and nothing more, whatever the size
 of the file.
 
@@ -37,7 +37,7 @@ from theseus_tf.data.glue_pipeline import tokenizer_feature_names
 from theseus_tf.data.label_vocabulary import LabelVocabulary
 from theseus_tf.data.text_files import content_hash
 from theseus_tf.utils.file_io import move_into_place, staging_dir
-from theseus_tf.utils.shared_arrays import read_aligned, shared_tensor
+from theseus_tf.data.shared_arrays import read_aligned, shared_tensor
 
 # Rows per tokenizer call: as glue_pipeline's chunk, large enough for the fast
 # tokenizer's batch parallelism, small enough to bound the Python objects.

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from theseus_tf.utils.shared_arrays import read_aligned, shared_tensor
+from theseus_tf.data.shared_arrays import read_aligned, shared_tensor
 
 
 def test_read_aligned_reads_the_values_into_an_aligned_array(tmp_path):
