@@ -55,3 +55,17 @@ def test_shared_tensor_copies_other_arrays(make):
     before = tensor.numpy().copy()
     array[0] += 1
     np.testing.assert_array_equal(tensor.numpy(), before)
+
+
+def test_shared_tensor_keeps_the_memory_alive(tmp_path):
+  """The tensor holds the array's buffer after the last array reference is
+  gone: DLPack's deleter releases it with the tensor."""
+  import gc
+  np.arange(1 << 16, dtype=np.int32).tofile(tmp_path / "v.bin")
+  array = read_aligned(tmp_path / "v.bin", np.int32, 1 << 16)
+  tensor = shared_tensor(array)
+  del array
+  gc.collect()
+  reused = [np.full(1 << 16, -1, np.int32) for _ in range(20)]
+  np.testing.assert_array_equal(tensor.numpy(), np.arange(1 << 16))
+  del reused
