@@ -231,12 +231,9 @@ def check_input(path, file_format=None, text_columns=None, all_keys=False):
           if key not in seen:
             seen.add(key)
             input_columns.append(key)
-  except TextFileError as error:
-    raise UsageError(str(error)) from None
-  if len(columns) not in (1, 2):
-    raise UsageError(f"--text-columns names {len(columns)} columns; give "
-                     "one, or two for sentence pairs")
-  try:
+    if len(columns) not in (1, 2):
+      raise UsageError(f"--text-columns names {len(columns)} columns; give "
+                       "one, or two for sentence pairs")
     _check_no_prediction_keys(path, None, input_columns)
   except TextFileError as error:
     raise UsageError(str(error)) from None

@@ -14,8 +14,6 @@ one million positions correlate across seeds (Pearson 0.95 for seeds
 `[s, 0]` and `[s, 1]`); eight rounds of a 32-bit integer hash do not.
 """
 
-import math
-
 import tensorflow as tf
 
 ROUNDS = 8
@@ -55,7 +53,9 @@ def permute(positions, count, keys):
   order = permute(tf.range(10, dtype=tf.int64), 10, keys)  # Pass 3's order.
   ```
   """
-  half_bits = max(1, math.ceil(math.log2(count) / 2)) if count > 1 else 1
+  # Half the bits of the largest position, rounded up (integer arithmetic:
+  # a float log2 rounds 2**k + 1 down to k for large k).
+  half_bits = max(1, ((count - 1).bit_length() + 1) // 2)
   positions = tf.convert_to_tensor(positions, tf.int64)
 
   def outside(values):
