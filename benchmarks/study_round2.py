@@ -30,9 +30,11 @@ runs, plus the setting and the held-out score).
 import dataclasses
 import functools
 import json
+import math
 import os
 import pathlib
 import random
+import shutil
 import statistics
 import threading
 import time
@@ -336,6 +338,8 @@ def held_out_score(task, args, eval_history):
 
 def execute(run, args):
   """Runs (or resumes) one run; caches its record."""
+  if checkpoint_missing(run, args):
+    return rebuild_checkpoint(run, args)
   argv = command(run, args)
 
   def make_record(metrics, versions):
@@ -355,6 +359,39 @@ def execute(run, args):
   return study.execute_command(run.label, argv, run_dir(run, args),
                                result_path(run, args), args.threads,
                                make_record, tag=TAG)
+
+
+def rebuild_checkpoint(run, args):
+  """Retrains the recorded predecessor `run` whose checkpoint is missing.
+
+  Its compression runs must all compress one teacher: the retrained one
+  counts as the recorded one only if every dev evaluation scores the same
+  (training is deterministic on the same threads and versions). Otherwise
+  its run folder is moved aside, so that nothing compresses it, and the
+  rebuild fails. Returns whether the checkpoint is back.
+  """
+  out = run_dir(run, args)
+  retrained = out / "retrained.json"  # The recorded one stays as it was.
+  if not study.execute_command(
+      f"{run.label} (retraining its missing checkpoint)", command(run, args),
+      out, retrained, args.threads, lambda metrics, _: {}, tag=TAG):
+    return False
+  recorded = [e["score"] for e in load_record(run, args)["eval_history"]]
+  now = [e["score"] for e in json.loads(retrained.read_text())[
+      "eval_history"]]
+  if len(now) == len(recorded) and all(
+      math.isclose(a, b, rel_tol=1e-6) for a, b in zip(now, recorded)):
+    return True
+  aside = out.with_name(out.name + "-differs")
+  if aside.exists():
+    shutil.rmtree(aside)
+  out.rename(aside)
+  print(f"[{TAG}] FAILED {run.label}: the retrained predecessor differs "
+        f"from the recorded one (dev scores {now} vs {recorded}); it is in "
+        f"{aside}. The task's compression runs so far compressed the "
+        "recorded one: delete their records to redo them with a new "
+        "predecessor.", flush=True)
+  return False
 
 
 def load_record(run, args):
@@ -384,10 +421,13 @@ class Stage:
     name: For messages and the report.
     runs: Its runs, or None while they depend on unfinished stages.
     waits_on: Names of the stages that must be complete first.
+    compresses: Name of the predecessor stage whose checkpoint its runs
+      compress (None for a predecessor).
   """
   name: str
   runs: tuple
   waits_on: tuple = ()
+  compresses: str = None
 
 
 def choose(runs, args):
@@ -454,22 +494,24 @@ def task_plan(task, args):
             Stage("predecessor", (teacher,)),
             Stage("baselines: learning rate",
                   sum((baseline_runs(task, m) for m in BASELINES), ()),
-                  ("selection predecessor",))]
+                  ("selection predecessor",), "selection predecessor")]
   previous = "selection predecessor"
   for axis, runs, _ in theseus_path(task, args):
-    stages.append(Stage(axis_stage_name(axis), runs, (previous,)))
+    stages.append(Stage(axis_stage_name(axis), runs, (previous,),
+                        "selection predecessor"))
     previous = axis_stage_name(axis)
   chosen = chosen_settings(task, args)
   baselines = [chosen[method] for method in BASELINES]
   stages += [
       Stage("dev: Theseus paper recipe",
-            _dev_runs(task, PAPER_RECIPE, args), ("predecessor",)),
+            _dev_runs(task, PAPER_RECIPE, args), ("predecessor",),
+            "predecessor"),
       Stage("dev: baselines", None if None in baselines else sum(
           (_dev_runs(task, setting, args) for setting in baselines), ()),
-            ("predecessor", "baselines: learning rate")),
+            ("predecessor", "baselines: learning rate"), "predecessor"),
       Stage("dev: Theseus recommended recipe",
             _dev_runs(task, chosen["theseus-recommended"], args),
-            ("predecessor", previous))]
+            ("predecessor", previous), "predecessor")]
   return stages
 
 
@@ -478,12 +520,35 @@ def is_complete(stage, args):
       result_path(run, args).exists() for run in stage.runs)
 
 
+def checkpoint_missing(run, args):
+  """Whether `run` is a recorded predecessor whose checkpoint is gone (the
+  records are committed, `runs/` is not: a fresh machine has none)."""
+  if run.setting is None and result_path(run, args).exists():
+    metrics = run_dir(run, args) / "metrics.json"
+    return not (metrics.exists()
+                and json.loads(metrics.read_text()).get("completed"))
+  return False
+
+
 def stage_status(stages, args):
-  """`{stage name: "done" | "runnable" | "waiting"}`."""
+  """`{stage name: "done" | "runnable" | "rebuild" | "waiting"}`.
+
+  "rebuild": a predecessor whose record is cached but whose checkpoint is
+  missing while stages that compress it are still to run; they wait until
+  it is retrained (`rebuild_checkpoint`).
+  """
   complete = {s.name for s in stages if is_complete(s, args)}
+  rebuild = {
+      stage.name for stage in stages if stage.name in complete
+      and any(checkpoint_missing(run, args) for run in stage.runs)
+      and any(other.compresses == stage.name and other.name not in complete
+              for other in stages)}
+  complete -= rebuild
   status = {}
   for stage in stages:
-    if stage.name in complete:
+    if stage.name in rebuild:
+      status[stage.name] = "rebuild"
+    elif stage.name in complete:
       status[stage.name] = "done"
     elif stage.runs is not None and set(stage.waits_on) <= complete:
       status[stage.name] = "runnable"
@@ -493,22 +558,24 @@ def stage_status(stages, args):
 
 
 def runnable_runs(args):
-  """Uncached runs of every runnable stage, task by task, without
-  duplicates (a setting may be in two stages)."""
+  """Uncached runs of every runnable stage and the predecessors to rebuild,
+  task by task, without duplicates (a setting may be in two stages)."""
   runs = {}
   for task in args.tasks:
     stages = task_plan(task, args)
     status = stage_status(stages, args)
     for stage in stages:
-      if status[stage.name] == "runnable":
+      if status[stage.name] in ("runnable", "rebuild"):
         for run in stage.runs:
-          if not result_path(run, args).exists():
+          if (not result_path(run, args).exists()
+              or checkpoint_missing(run, args)):
             runs.setdefault(run.label, run)
   return list(runs.values())
 
 
 def describe_plan(args):
-  """Lines: each task's stages, done, runnable or waiting on which."""
+  """Lines: each task's stages: done, runnable, to rebuild or waiting on
+  which."""
   lines = []
   for task in args.tasks:
     stages = task_plan(task, args)
@@ -521,6 +588,8 @@ def describe_plan(args):
       elif status[stage.name] == "runnable":
         todo = [r for r in stage.runs if not result_path(r, args).exists()]
         line += f" ({len(todo)} of {len(stage.runs)} runs to go)"
+      elif status[stage.name] == "rebuild":
+        line += " (its checkpoint is missing: retraining it)"
       lines.append(line)
   return lines
 

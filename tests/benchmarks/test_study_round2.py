@@ -1,6 +1,7 @@
 """Round 2 of the study: held-out split, staged plan, commands, report."""
 
 import json
+import shutil
 
 import pytest
 
@@ -160,6 +161,10 @@ def _record(args, run, score):
                              {"step": 20, "score": score}]}
   if run.selection:
     record["held_out_score"] = score
+  if run.setting is None:  # As a trained predecessor leaves its folder.
+    round2.run_dir(run, args).mkdir(parents=True)
+    atomic_write_json(round2.run_dir(run, args) / "metrics.json",
+                      {"completed": True})
   # As `execute`: the other jobs' threads plan from these files meanwhile.
   atomic_write_json(path, record)
 
@@ -281,6 +286,62 @@ def test_run_goes_stage_by_stage_to_the_end(args, monkeypatch):
   assert "mrpc/theseus-linear-b0.1-p1at50-kdoff-lr0.0001-seed3" in executed
   assert executed.index("mrpc/selection/predecessor") < executed.index(
       "mrpc/selection/theseus-linear-b0.1-p1at50-kdoff-lr0.0001-seed1")
+
+
+def test_a_missing_predecessor_checkpoint_is_rebuilt_first(args, capsys):
+  teacher = round2.Round2Run("mrpc", None, 42, False)
+  _record(args, round2.Round2Run("mrpc", None, 42, True), 0.8)
+  _record(args, teacher, 0.85)
+  (round2.run_dir(teacher, args) / "metrics.json").unlink()  # Unfinished.
+  status = _status(args)
+  assert status["predecessor"] == "rebuild"
+  assert status["selection predecessor"] == "done"
+  assert status["dev: Theseus paper recipe"] == "waiting"
+  assert teacher in round2.runnable_runs(args)
+  args.tasks, args.dry_run = ["mrpc"], True
+  round2.run_study(args)
+  assert ("[round2] mrpc: predecessor: rebuild (its checkpoint is missing: "
+          "retraining it)") in capsys.readouterr().out
+  # Once nothing is left to compress it, it needs no checkpoint.
+  for _ in range(len(round2.task_plan("mrpc", args))):  # Stage by stage.
+    for stage in round2.task_plan("mrpc", args):
+      for run in stage.runs or ():
+        if run.setting is not None:
+          _record(args, run, 0.8)
+  assert set(_status(args).values()) == {"done"}
+  assert teacher not in round2.runnable_runs(args)
+
+
+def _fake_training(args, run, scores, monkeypatch):
+  """Makes `study.subprocess.call` train `run` to these dev scores."""
+  out = round2.run_dir(run, args)
+  evals = [{"step": 10 * (i + 1), "score": s} for i, s in enumerate(scores)]
+
+  def fake_call(argv, **_):
+    assert argv[-len(round2.command(run, args)):] == round2.command(run, args)
+    (out / "best_model").mkdir()  # The run's folder is back.
+    metrics = {"completed": True, "best": {"score": max(scores)}}
+    for name, content in [("metrics.json", metrics), ("versions.json", {}),
+                          ("trainer_state.json", {"eval_history": evals})]:
+      (out / name).write_text(json.dumps(content))
+    return 0
+
+  monkeypatch.setattr(study.subprocess, "call", fake_call)
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_rebuild_keeps_the_record_and_checks_it_is_the_same_teacher(
+    args, monkeypatch, same):
+  teacher = round2.Round2Run("rte", None, 42, False)
+  _record(args, teacher, 0.6)  # Dev scores 0.55, 0.6.
+  shutil.rmtree(round2.run_dir(teacher, args))  # A fresh machine.
+  recorded = round2.result_path(teacher, args).read_text()
+  _fake_training(args, teacher, [0.55, 0.6 if same else 0.61], monkeypatch)
+  assert round2.execute(teacher, args) is same
+  assert round2.result_path(teacher, args).read_text() == recorded
+  assert round2.checkpoint_missing(teacher, args) is not same
+  aside = round2.run_dir(teacher, args).with_name("predecessor-differs")
+  assert (aside / "best_model").exists() is not same
 
 
 # -- report -------------------------------------------------------------------
