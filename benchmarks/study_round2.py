@@ -773,7 +773,12 @@ def protocol_lines(args):
       "permutation computed per position instead of tf.data's shuffle "
       "buffer), so each teacher saw its "
       "examples in another order and its dev score differs from round 1's; "
-      "every share of the teacher below is of round 2's teacher. Every "
+      "every share of the teacher below is of round 2's teacher. Training "
+      "is deterministic on one machine: a predecessor whose checkpoint is "
+      "gone (`runs/` is not committed) is retrained with its command before "
+      "anything compresses it, and used only if every dev evaluation scores "
+      "as recorded (MRPC's, retrained on 2026-12-01, did to the last "
+      "digit). Every "
       "compression method gets the same "
       f"budget ({budgets}), batch {study.BATCH_SIZE} and evaluation twice "
       "per epoch.", "",
