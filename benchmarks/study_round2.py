@@ -44,11 +44,12 @@ from theseus_tf.data.glue_reader import load_examples
 from theseus_tf.data.glue_tasks import get_task
 from theseus_tf.utils.file_io import atomic_write_text
 
-# Round 1's table helpers, shared.
+# Round 1's helpers, shared.
 # pylint: disable=protected-access
 _study_steps_per_epoch = study._steps_per_epoch
 _median, _score_table, _seed_table = (study._median, study._score_table,
                                       study._seed_table)
+_say = study._say  # Thread-safe: the jobs' threads print too.
 # pylint: enable=protected-access
 
 TAG = "round2"
@@ -386,11 +387,11 @@ def rebuild_checkpoint(run, args):
   if aside.exists():
     shutil.rmtree(aside)
   out.rename(aside)
-  print(f"[{TAG}] FAILED {run.label}: the retrained predecessor differs "
-        f"from the recorded one (dev scores {now} vs {recorded}); it is in "
-        f"{aside}. The task's compression runs so far compressed the "
-        "recorded one: delete their records to redo them with a new "
-        "predecessor.", flush=True)
+  _say(f"[{TAG}] FAILED {run.label}: the retrained predecessor differs "
+       f"from the recorded one (dev scores {now} vs {recorded}); it is in "
+       f"{aside}. The task's compression runs so far compressed the "
+       "recorded one: delete their records to redo them with a new "
+       "predecessor.")
   return False
 
 

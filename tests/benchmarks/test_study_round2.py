@@ -312,17 +312,18 @@ def test_a_missing_predecessor_checkpoint_is_rebuilt_first(args, capsys):
   assert teacher not in round2.runnable_runs(args)
 
 
-def _fake_training(args, run, scores, monkeypatch):
-  """Makes `study.subprocess.call` train `run` to these dev scores."""
+def _fake_training(args, run, metrics, monkeypatch, during=lambda: None):
+  """Makes `study.subprocess.call` train `run` (its command) to `metrics`,
+  calling `during` meanwhile."""
   out = round2.run_dir(run, args)
-  evals = [{"step": 10 * (i + 1), "score": s} for i, s in enumerate(scores)]
 
   def fake_call(argv, **_):
     assert argv[-len(round2.command(run, args)):] == round2.command(run, args)
-    (out / "best_model").mkdir()  # The run's folder is back.
-    metrics = {"completed": True, "best": {"score": max(scores)}}
+    during()
+    (out / "best_model").mkdir()
+    state = {"eval_history": metrics["eval_history"]}
     for name, content in [("metrics.json", metrics), ("versions.json", {}),
-                          ("trainer_state.json", {"eval_history": evals})]:
+                          ("trainer_state.json", state)]:
       (out / name).write_text(json.dumps(content))
     return 0
 
@@ -336,7 +337,11 @@ def test_rebuild_keeps_the_record_and_checks_it_is_the_same_teacher(
   _record(args, teacher, 0.6)  # Dev scores 0.55, 0.6.
   shutil.rmtree(round2.run_dir(teacher, args))  # A fresh machine.
   recorded = round2.result_path(teacher, args).read_text()
-  _fake_training(args, teacher, [0.55, 0.6 if same else 0.61], monkeypatch)
+  scores = [0.55, 0.6 if same else 0.61]
+  _fake_training(args, teacher, {
+      "completed": True, "best": {"score": max(scores)},
+      "eval_history": [{"step": 10 * (i + 1), "score": score}
+                       for i, score in enumerate(scores)]}, monkeypatch)
   assert round2.execute(teacher, args) is same
   assert round2.result_path(teacher, args).read_text() == recorded
   assert round2.checkpoint_missing(teacher, args) is not same
@@ -438,24 +443,18 @@ def test_execute_writes_the_split_and_records_the_held_out_score(
     args, monkeypatch):
   setting = round2.Setting("theseus", base_rate=0.1)
   run = round2.Round2Run("mrpc", setting, 1, True)
-  out = round2.run_dir(run, args)
   evals = [{"step": 51, "accuracy": 0.70, "f1": 0.80, "score": 0.70},
            {"step": 103, "accuracy": 0.75, "f1": 0.83, "score": 0.75}]
 
-  def fake_call(argv, **_):
-    assert argv[-len(round2.command(run, args)):] == round2.command(run, args)
+  def split_is_written():
     assert all(path.exists() for path in round2.split_files("mrpc", args))
-    metrics = {"completed": True, "best": {"score": 0.75, "step": 103},
-               "final": {"score": 0.75}, "plan": {"total_steps": 1030},
-               "num_parameters": {"exported_model": 10},
-               "train_examples": 3301, "eval_examples": {"validation": 367},
-               "eval_history": evals}
-    for name, content in [("metrics.json", metrics), ("versions.json", {}),
-                          ("trainer_state.json", {"eval_history": evals})]:
-      (out / name).write_text(json.dumps(content))
-    return 0
 
-  monkeypatch.setattr(study.subprocess, "call", fake_call)
+  _fake_training(args, run, {
+      "completed": True, "best": {"score": 0.75, "step": 103},
+      "final": {"score": 0.75}, "plan": {"total_steps": 1030},
+      "num_parameters": {"exported_model": 10}, "train_examples": 3301,
+      "eval_examples": {"validation": 367}, "eval_history": evals},
+      monkeypatch, during=split_is_written)
   assert round2.execute(run, args)
   path = args.results_dir + f"/mrpc/selection/{setting.name}-seed1.json"
   record = json.loads(open(path, encoding="utf-8").read())
