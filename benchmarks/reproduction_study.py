@@ -538,6 +538,14 @@ def _fmt(value):
   return "–" if value is None else f"{value:.1f}"
 
 
+def macro_score(scores, tasks):
+  """The mean of `scores` (`{task: score}`) over `tasks`; None while a task
+  has no score."""
+  if any(scores.get(t) is None for t in tasks):
+    return None
+  return statistics.mean(scores[t] for t in tasks)
+
+
 def _score_table(names, scores_by_method, tasks,
                  rows=("predecessor",) + METHODS):
   """Rows: methods (the first is the teacher); columns: tasks, macro score,
@@ -547,8 +555,7 @@ def _score_table(names, scores_by_method, tasks,
   teacher_macro = None
   for method in rows:
     scores = scores_by_method[method]
-    complete = all(scores.get(t) is not None for t in tasks)
-    macro = statistics.mean(scores[t] for t in tasks) if complete else None
+    macro = macro_score(scores, tasks)
     if method == "predecessor":
       teacher_macro, share = macro, (100.0 if macro is not None else None)
     else:
