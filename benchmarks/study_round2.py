@@ -49,7 +49,6 @@ from theseus_tf.utils.file_io import atomic_write_text
 _study_steps_per_epoch = study._steps_per_epoch
 _fmt, _median, _score_table, _seed_table = (
     study._fmt, study._median, study._score_table, study._seed_table)
-macro_score = study.macro_score
 _say = study._say  # Thread-safe: the jobs' threads print too.
 # pylint: enable=protected-access
 
@@ -771,13 +770,14 @@ def goal_lines(medians, tasks, names):
            "of the teacher's macro score:", "",
            "| recipe | " + " | ".join(tasks.values()) +
            " | % of teacher | goal met |", "|---" * (len(tasks) + 3) + "|"]
-  teacher = macro_score(medians["predecessor"], tasks)
+  teacher = study.macro_score(medians["predecessor"], tasks)
   for row in ("theseus", "theseus-recommended"):
     orders = []
     for task in tasks:
       chain = [medians[r][task] for r in (row, "distill", "finetune")]
-      orders.append(None if None in chain else chain[0] >= chain[1] >= chain[2])
-    macro = macro_score(medians[row], tasks)
+      orders.append(None if None in chain else
+                    chain[0] >= chain[1] >= chain[2])
+    macro = study.macro_score(medians[row], tasks)
     share = None if macro is None or not teacher else 100 * macro / teacher
     # A finished task's order is final, so one "no" settles the goal.
     if False in orders or (share is not None and share < GOAL_SHARE):
