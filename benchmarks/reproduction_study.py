@@ -471,7 +471,8 @@ def median_curve(seeds):
 
 # One colour per method (round 2: per Theseus recipe) across every plot.
 _COLORS = {"finetune": "tab:blue", "distill": "tab:orange",
-           "theseus": "tab:green", "theseus-recommended": "tab:red",
+           "theseus": "tab:green", "theseus-per-task": "tab:purple",
+           "theseus-recommended": "tab:red",
            "predecessor": "tab:gray"}
 
 

@@ -14,8 +14,10 @@ from the paper recipe and goes through `AXES` in order, keeping for each
 axis the value with the best held-out score (a tie keeps the earlier value,
 which is the paper's) and carrying it into the next axis. Then, on the full
 training set and scored on dev, with every seed: fine-tuning and KD at
-their chosen learning rates, Theseus with the paper recipe, and Theseus
-with the task's chosen recipe (the "recommended" one).
+their chosen learning rates, and Theseus with three recipes: the paper's,
+the task's own chosen one ("per-task"), and the recommended one, the CLI's
+defaults: each axis's value chosen on most tasks (it waits on every task's
+selection). Where two recipes are one setting, their rows share its runs.
 
 Since an axis's runs depend on the previous axis's result, the plan is
 computed stage by stage from the cached records: `run` runs the stages
@@ -425,11 +427,14 @@ class Stage:
     waits_on: Names of the stages that must be complete first.
     compresses: Name of the predecessor stage whose checkpoint its runs
       compress (None for a predecessor).
+    waits_elsewhere: What else its runs wait on, in words: stages of other
+      tasks (None: only `waits_on`).
   """
   name: str
   runs: tuple
   waits_on: tuple = ()
   compresses: str = None
+  waits_elsewhere: str = None
 
 
 def choose(runs, args):
@@ -472,14 +477,42 @@ def theseus_path(task, args):
   return path
 
 
+def per_task_recipe(task, args):
+  """The Theseus setting `task`'s selection chose; None until it ends."""
+  return theseus_path(task, args)[-1][2]
+
+
+def overall_recipe(recipes):
+  """Each axis's value chosen on most of `recipes` (a tie keeps the paper
+  recipe's value); None without recipes."""
+  if not recipes:
+    return None
+  values = {}
+  for axis in AXES:
+    votes = [getattr(recipe, axis.field) for recipe in recipes]
+    # Counted in the axis's order, so that a tie keeps the earlier value.
+    values[axis.field] = max(axis.values, key=lambda v, votes=votes: (
+        votes.count(v), -axis.values.index(v)))
+  return dataclasses.replace(PAPER_RECIPE, **values)
+
+
+def recommended_recipe(args):
+  """The CLI's Theseus defaults: the overall recipe of every task of the
+  preset; None until each has chosen."""
+  recipes = [per_task_recipe(task, args) for task in args.preset.tasks]
+  return None if None in recipes else overall_recipe(recipes)
+
+
 def chosen_settings(task, args):
   """`{row: Setting or None}` of the dev runs: "finetune" and "distill" at
-  their chosen learning rates, "theseus" (the paper recipe) and
-  "theseus-recommended" (the task's chosen recipe)."""
+  their chosen learning rates, "theseus" (the paper recipe),
+  "theseus-per-task" (the task's chosen recipe) and "theseus-recommended"
+  (`recommended_recipe`)."""
   chosen = {method: choose(baseline_runs(task, method), args)
             for method in BASELINES}
   chosen["theseus"] = PAPER_RECIPE
-  chosen["theseus-recommended"] = theseus_path(task, args)[-1][2]
+  chosen["theseus-per-task"] = per_task_recipe(task, args)
+  chosen["theseus-recommended"] = recommended_recipe(args)
   return chosen
 
 
@@ -511,9 +544,13 @@ def task_plan(task, args):
       Stage("dev: baselines", None if None in baselines else sum(
           (_dev_runs(task, setting, args) for setting in baselines), ()),
             ("predecessor", "baselines: learning rate"), "predecessor"),
+      Stage("dev: Theseus per-task recipe",
+            _dev_runs(task, chosen["theseus-per-task"], args),
+            ("predecessor", previous), "predecessor"),
       Stage("dev: Theseus recommended recipe",
             _dev_runs(task, chosen["theseus-recommended"], args),
-            ("predecessor", previous), "predecessor")]
+            ("predecessor", previous), "predecessor",
+            waits_elsewhere="every task's Theseus selection")]
   return stages
 
 
@@ -585,8 +622,10 @@ def describe_plan(args):
     for stage in stages:
       line = f"[{TAG}] {task}: {stage.name}: {status[stage.name]}"
       if status[stage.name] == "waiting":
-        pending = [s for s in stage.waits_on if status[s] != "done"]
-        line += " on " + ", ".join(f"'{s}'" for s in pending)
+        pending = [f"'{s}'" for s in stage.waits_on if status[s] != "done"]
+        if stage.runs is None and stage.waits_elsewhere:
+          pending.append(stage.waits_elsewhere)
+        line += " on " + ", ".join(pending)
       elif status[stage.name] == "runnable":
         todo = [r for r in stage.runs if not result_path(r, args).exists()]
         line += f" ({len(todo)} of {len(stage.runs)} runs to go)"
@@ -653,13 +692,16 @@ def run_study(args):
 # -- report -------------------------------------------------------------------
 
 DEV_ROWS = ("predecessor", "finetune", "distill", "theseus",
-            "theseus-recommended")
+            "theseus-per-task", "theseus-recommended")
+THESEUS_ROWS = ("theseus", "theseus-per-task", "theseus-recommended")
 
 
 def row_names(preset):
   return {**study.method_names(preset),
           "theseus": "BERT-of-Theseus, paper recipe",
-          "theseus-recommended": "BERT-of-Theseus, recommended recipe"}
+          "theseus-per-task": "BERT-of-Theseus, per-task recipe",
+          "theseus-recommended":
+              "BERT-of-Theseus, recommended recipe (CLI defaults)"}
 
 
 def dev_runs_by_row(task, args):
@@ -674,10 +716,13 @@ def dev_runs_by_row(task, args):
 
 def load_dev(args):
   """`({task: {row: {seed: score}}}, {task: {row: {seed: curve}}})` of the
-  cached dev runs (scores and curves x100)."""
+  cached dev runs (scores and curves x100). A row whose runs are an earlier
+  row's has its scores but no curves (they would hide each other)."""
   results, curves = {}, {}
   for task in args.tasks:
+    drawn = set()
     for row, runs in dev_runs_by_row(task, args).items():
+      repeated, drawn = runs in drawn, drawn | {runs}
       for run in runs:
         record = load_record(run, args)
         if record is None:
@@ -686,7 +731,7 @@ def load_dev(args):
             100 * record["best"]["score"])
         points = [(e["step"], 100 * e["score"])
                   for e in record.get("eval_history", ())]
-        if points:
+        if points and not repeated:
           curves.setdefault(task, {}).setdefault(row, {})[run.seed] = points
   return results, curves
 
@@ -725,40 +770,41 @@ def _selection_rows(task, args):
   return lines
 
 
-def overall_recipe(recipes):
-  """Each axis's value chosen on most of `recipes` (a tie keeps the paper
-  recipe's value); None without recipes."""
-  if not recipes:
-    return None
-  values = {}
-  for axis in AXES:
-    votes = [getattr(recipe, axis.field) for recipe in recipes]
-    # Counted in the axis's order, so that a tie keeps the earlier value.
-    values[axis.field] = max(axis.values, key=lambda v, votes=votes: (
-        votes.count(v), -axis.values.index(v)))
-  return dataclasses.replace(PAPER_RECIPE, **values)
-
-
 def _chosen_table(args, tasks):
   lines = ["| task | Fine-tuning | Vanilla KD | BERT-of-Theseus |",
            "|---|---|---|---|"]
-  recipes = []
   for task, name in tasks.items():
     chosen = chosen_settings(task, args)
     cells = [("not chosen yet" if chosen[row] is None else
               chosen[row].describe())
-             for row in ("finetune", "distill", "theseus-recommended")]
-    if chosen["theseus-recommended"] is not None:
-      recipes.append(chosen["theseus-recommended"])
+             for row in ("finetune", "distill", "theseus-per-task")]
     lines.append(f"| {name} | " + " | ".join(cells) + " |")
-  overall = overall_recipe(recipes)
-  lines += ["", "Recommended overall (each axis's value chosen on most "
-            "tasks; a tie keeps the paper recipe's value): " +
-            ("not chosen yet (no task has finished its selection)."
-             if overall is None else
-             f"{overall.describe()} (from {len(recipes)} of {len(tasks)} "
-             "tasks).")]
-  return lines
+  return lines + ["", _recommended_line(args)]
+
+
+def _recommended_line(args):
+  """The recommended recipe in words: chosen so far, or final, and which
+  rows share its runs."""
+  everyone = args.preset.tasks
+  recipes = {task: per_task_recipe(task, args) for task in everyone}
+  chosen = [recipe for recipe in recipes.values() if recipe is not None]
+  text = ("Recommended recipe, the CLI defaults (each axis's value chosen "
+          "on most tasks; a tie keeps the paper recipe's value): ")
+  if not chosen:
+    return text + "not chosen yet (no task has finished its selection)."
+  recipe = overall_recipe(chosen)
+  if len(chosen) < len(everyone):
+    return text + (f"so far {recipe.describe()} (from {len(chosen)} of "
+                   f"{len(everyone)} tasks; its dev runs wait on all).")
+  text += f"{recipe.describe()}."
+  if recipe == PAPER_RECIPE:
+    return text + (" It is the paper recipe: its dev row repeats the paper "
+                   "recipe's runs, the defaults' evidence.")
+  same = [everyone[t].name for t, r in recipes.items() if r == recipe]
+  if same:
+    text += (f" It is the per-task recipe of {', '.join(same)}: there, both "
+             "rows are the same runs.")
+  return text
 
 
 def goal_lines(medians, tasks, names):
@@ -771,7 +817,7 @@ def goal_lines(medians, tasks, names):
            "| recipe | " + " | ".join(tasks.values()) +
            " | % of teacher | goal met |", "|---" * (len(tasks) + 3) + "|"]
   teacher = study.macro_score(medians["predecessor"], tasks)
-  for row in ("theseus", "theseus-recommended"):
+  for row in THESEUS_ROWS:
     orders = []
     for task in tasks:
       chain = [medians[r][task] for r in (row, "distill", "finetune")]
@@ -828,8 +874,14 @@ def protocol_lines(args):
       "keeps the earlier, the paper's) and carrying it into the next axis. "
       "Then, on the full training set and scored on dev, with seeds "
       f"{', '.join(map(str, args.seeds))}: fine-tuning and KD at their "
-      "chosen learning rates, Theseus with the paper recipe and with the "
-      "task's chosen (recommended) recipe."]
+      "chosen learning rates, and Theseus with three recipes: the paper's; "
+      "the task's own chosen one (per-task); and the recommended one, which "
+      "`theseus-tf compress` uses by default: each axis's value chosen on "
+      "most of the four tasks (a tie keeps the paper's). "
+      "`--unfreeze-shared` (embeddings, pooler and head trained once "
+      "p = 1) is not an axis: round 1's sensitivity check found it within "
+      "seed noise on MRPC and RTE, and it cannot be combined with the KD "
+      "term, whose teacher shares those layers."]
 
 
 def missing_lines(args):
