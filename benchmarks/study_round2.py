@@ -503,6 +503,23 @@ def recommended_recipe(args):
   return None if None in recipes else overall_recipe(recipes)
 
 
+def settled_values(args):
+  """`{Setting field: value}` of the axes whose recommended value the tasks
+  still choosing cannot change, whichever values they choose."""
+  recipes = [per_task_recipe(task, args) for task in args.preset.tasks]
+  chosen = [recipe for recipe in recipes if recipe is not None]
+  settled = {}
+  for axis in AXES:
+    outcomes = {
+        getattr(overall_recipe(chosen + [dataclasses.replace(
+            PAPER_RECIPE, **{axis.field: value})] * recipes.count(None)),
+                axis.field)
+        for value in axis.values}
+    if len(outcomes) == 1:
+      settled[axis.field] = outcomes.pop()
+  return settled
+
+
 def chosen_settings(task, args):
   """`{row: Setting or None}` of the dev runs: "finetune" and "distill" at
   their chosen learning rates, "theseus" (the paper recipe),
@@ -875,9 +892,11 @@ def protocol_lines(args):
       "Then, on the full training set and scored on dev, with seeds "
       f"{', '.join(map(str, args.seeds))}: fine-tuning and KD at their "
       "chosen learning rates, and Theseus with three recipes: the paper's; "
-      "the task's own chosen one (per-task); and the recommended one, which "
-      "`theseus-tf compress` uses by default: each axis's value chosen on "
-      "most of the four tasks (a tie keeps the paper's). "
+      "the task's own chosen one (per-task); and the recommended one, "
+      "each axis's value chosen on most of the four tasks (a tie keeps the "
+      "paper's), which `theseus-tf compress` uses by default "
+      "(`trainers/recipe.py`), but for the learning rate: that is the "
+      "model's, and compress keeps BERT-base's 2e-5. "
       "`--unfreeze-shared` (embeddings, pooler and head trained once "
       "p = 1) is not an axis: round 1's sensitivity check found it within "
       "seed noise on MRPC and RTE, and it cannot be combined with the KD "

@@ -1,5 +1,6 @@
 """Round 2 of the study: held-out split, staged plan, commands, report."""
 
+import dataclasses
 import json
 import shutil
 
@@ -10,6 +11,7 @@ from benchmarks import study_round2 as round2
 from theseus_tf.data import make_file_task
 from theseus_tf.data.glue_reader import load_examples
 from trainers import cli
+from trainers import recipe
 from trainers.atomic_io import atomic_write_json
 
 
@@ -544,6 +546,46 @@ def test_recommended_line_says_what_the_defaults_rest_on(
                       lambda task, _: recipes.get(task))
   assert round2._recommended_line(args).endswith(  # pylint: disable=protected-access
       "a tie keeps the paper recipe's value): " + said)
+
+
+def test_settled_values_are_those_the_other_tasks_cannot_change(
+    args, monkeypatch):
+  recipes = {"mrpc": round2.Setting("theseus", replacing_share=0.25,
+                                    alpha=0.5),
+             "rte": round2.Setting("theseus", base_rate=0.1,
+                                   learning_rate=5e-5),
+             "cola": round2.Setting("theseus", base_rate=0.1,
+                                    replacing_share=0.25,
+                                    schedule="constant")}
+  monkeypatch.setattr(round2, "per_task_recipe",
+                      lambda task, _: recipes.get(task))
+  # SST-2 decides b and the replacing length (2-2 keeps the paper's); the
+  # others have a majority, or a tie at worst, for their value.
+  assert round2.settled_values(args) == {
+      "schedule": "linear", "learning_rate": 1e-4, "alpha": None}
+  recipes["sst2"] = round2.Setting("theseus", base_rate=0.1)
+  assert round2.settled_values(args) == dataclasses.asdict(
+      round2.Setting("theseus", base_rate=0.1, replacing_share=0.5),
+      dict_factory=lambda items: dict(items[1:]))  # Not the method.
+
+
+def test_compress_defaults_are_the_recommended_recipe_where_settled():
+  """trainers/recipe.py and docs/CLI.md follow the committed records: once
+  a task's selection settles an axis otherwise, this fails until they do."""
+  args = study.parse_args(["report", "--preset", "minilm-round2"])
+  defaults = {"schedule": recipe.SCHEDULE, "base_rate": recipe.BASE_RATE,
+              "replacing_share": recipe.REPLACING_SHARE, "alpha": None,
+              # The model's: compress keeps 2e-5 and quotes MiniLM's.
+              "learning_rate": recipe.MINILM_LEARNING_RATE}
+  settled = round2.settled_values(args)
+  assert settled, "no axis is settled: are the records there?"
+  for field, value in settled.items():
+    assert defaults[field] == value, (
+        f"the study now recommends {field} = {value}: set it in "
+        "trainers/recipe.py and docs/CLI.md")
+  cli_md = (study.RESULTS_MD.parent / "CLI.md").read_text(encoding="utf-8")
+  assert (f"p rises linearly from {recipe.BASE_RATE:g} and reaches 1 at "
+          f"{recipe.REPLACING_SHARE:.0%} of the\nbudget") in cli_md
 
 
 def test_execute_writes_the_split_and_records_the_held_out_score(

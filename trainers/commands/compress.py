@@ -1,6 +1,6 @@
 """`theseus-tf compress`: BERT-of-Theseus, or the finetune/distill baselines."""
 
-from trainers import data_source, model_record
+from trainers import data_source, model_record, recipe
 from trainers.commands import finetune, flags
 from trainers.commands import validation
 
@@ -26,6 +26,10 @@ examples:
   theseus-tf compress ... --method distill --temperature 5 --alpha 0.7"""
 
 
+def _short(rate):
+  return f"{rate:.0e}".replace("e-0", "e-")  # 2e-5, not 2e-05.
+
+
 def add_parser(subparsers):
   parser = flags.add_command_parser(
       subparsers, NAME,
@@ -36,7 +40,14 @@ def add_parser(subparsers):
           "progressively, then fine-tunes the successor alone once the "
           "replacement rate p reaches 1; --method finetune and --method "
           "distill are the baselines, trained on the same data for the same "
-          "number of steps."),
+          "number of steps.") + "\n\n" + flags.paragraph(
+              "The schedule defaults are the study's recommended recipe (p "
+              f"rising linearly from {recipe.BASE_RATE:g}, reaching 1 at "
+              f"{recipe.REPLACING_SHARE:.0%} of the budget; the task loss "
+              "alone, no KD term): docs/RESULTS.md, round 2, has the "
+              "evidence and docs/CLI.md the recipe. The learning rate stays "
+              f"BERT-base's {_short(recipe.LEARNING_RATE)}; the study's "
+              f"MiniLM runs used {_short(recipe.MINILM_LEARNING_RATE)}."),
       epilog=_EPILOG)
   group = parser.add_argument_group("model")
   flags.add_model(
@@ -65,15 +76,17 @@ def add_parser(subparsers):
       "(default: bottom).")
   group = parser.add_argument_group("replacement schedule (--method theseus)")
   group.add_argument(
-      "--schedule", choices=("constant", "linear"), default="constant",
+      "--schedule", choices=("constant", "linear"),
       help="constant: p = --replacement-rate until --replacing-steps, then 1. "
-      "linear: p = min(1, base_rate + slope * step). Default: constant.")
+      "linear: p = min(1, base_rate + slope * step). Default: linear, or "
+      "constant when --replacement-rate is given.")
   group.add_argument(
       "--replacement-rate", type=flags.probability, metavar="P",
-      help="p of the constant schedule (default: 0.5).")
+      help=f"p of the constant schedule (default: {recipe.CONSTANT_RATE:g}).")
   group.add_argument(
       "--base-rate", type=flags.probability, metavar="B",
-      help="p at step 0 of the linear schedule (default: 0.3).")
+      help=f"p at step 0 of the linear schedule (default: "
+      f"{recipe.BASE_RATE:g}).")
   group.add_argument(
       "--slope", type=flags.positive_float, metavar="K",
       help="growth of p per step of the linear schedule; p reaches 1 after "
@@ -81,8 +94,8 @@ def add_parser(subparsers):
   group.add_argument(
       "--replacing-steps", type=flags.positive_int, metavar="N",
       help="length of the replacing phase: constant: steps at p before p = 1; "
-      "linear: steps until p = 1, which sets the slope (default: half the "
-      "--epochs/--max-steps budget).")
+      "linear: steps until p = 1, which sets the slope (default: "
+      f"{recipe.REPLACING_SHARE:.0%}% of the --epochs/--max-steps budget).")
   group.add_argument(
       "--successor-steps", type=flags.non_negative_int, metavar="N",
       help="successor-only fine-tuning steps once p = 1 (default: the rest of "
@@ -108,7 +121,8 @@ def add_parser(subparsers):
       "loss (Theseus + KD); default: off, the task loss alone as in the "
       "paper.")
   flags.add_training_data_flags(parser, max_seq_length_default=None)
-  flags.add_training_flags(parser, default_learning_rate=2e-5)
+  flags.add_training_flags(parser,
+                           default_learning_rate=recipe.LEARNING_RATE)
   return parser
 
 

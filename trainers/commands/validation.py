@@ -4,13 +4,12 @@ Pure Python, run before anything is loaded: a contradiction costs the user
 one line and no waiting.
 """
 
+from trainers import recipe
 from trainers.commands.flags import flag_given, flag_name
 from trainers.errors import UsageError
 
 DEFAULT_EPOCHS = 3.0
 DEFAULT_WARMUP_RATIO = 0.1
-DEFAULT_REPLACEMENT_RATE = 0.5
-DEFAULT_BASE_RATE = 0.3
 DEFAULT_TEMPERATURE = 2.0
 DEFAULT_ALPHA = 0.5
 
@@ -55,18 +54,22 @@ def check_compress(args):
     raise UsageError(f"--init lists {len(args.init)} layers for "
                      f"{args.num_layers} successor layers: give one per layer")
 
+  if args.schedule is None:
+    # --replacement-rate is the constant schedule's p: it picks that one.
+    args.schedule = ("constant" if flag_given(args, "replacement_rate")
+                     else recipe.SCHEDULE)
   constant = args.schedule == "constant"
   _only_with(args, ("replacement_rate",), constant, "--schedule constant")
   _only_with(args, ("base_rate", "slope"), not constant, "--schedule linear")
   _exclusive(args, "slope", "replacing_steps",
              " (both set how long the linear schedule takes to reach p = 1)")
   if constant and args.replacement_rate is None:
-    args.replacement_rate = DEFAULT_REPLACEMENT_RATE
+    args.replacement_rate = recipe.CONSTANT_RATE
   if constant and args.replacement_rate == 0:
     raise UsageError("--replacement-rate 0 never replaces a module: use a rate "
                      "in (0, 1], e.g. the paper's 0.5")
   if not constant and args.base_rate is None:
-    args.base_rate = DEFAULT_BASE_RATE
+    args.base_rate = recipe.BASE_RATE
 
   _exclusive(args, "successor_steps", "successor_epochs")
   successor_given = (flag_given(args, "successor_steps") or

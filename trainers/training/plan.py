@@ -5,6 +5,7 @@ import math
 from typing import Optional
 
 from theseus_tf import schedules
+from trainers import recipe
 from trainers.errors import UsageError
 
 
@@ -86,7 +87,7 @@ def make_plan(args, num_train_examples):
     else:
       total = _budget(args, steps_per_epoch)
       replacing_steps, schedule = _replacing_phase(
-          args, default_steps=max(1, total // 2))
+          args, default_steps=max(1, int(recipe.REPLACING_SHARE * total)))
       if replacing_steps > total:
         raise UsageError(
             f"the replacement rate reaches 1 at step {replacing_steps}, after "

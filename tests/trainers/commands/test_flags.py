@@ -57,13 +57,17 @@ def test_docs_describe_every_flag(command):
 
 def test_defaults_are_resolved():
   args = _compress()
-  assert (args.method, args.schedule, args.replacement_rate) == (
-      "theseus", "constant", 0.5)
+  # The recommended recipe (trainers/recipe.py).
+  assert (args.method, args.schedule, args.base_rate) == (
+      "theseus", "linear", 0.3)
   assert args.epochs == 3.0 and args.max_steps is None
   assert args.warmup_ratio == 0.1
-  assert args.base_rate is None and args.temperature is None
-  linear = _compress("--schedule", "linear", "--slope", "1e-3")
-  assert (linear.base_rate, linear.replacement_rate) == (0.3, None)
+  assert args.replacement_rate is None and args.temperature is None
+  # --replacement-rate is the constant schedule's: it picks that one.
+  constant = _compress("--replacement-rate", "0.7")
+  assert (constant.schedule, constant.base_rate) == ("constant", None)
+  constant = _compress("--schedule", "constant")
+  assert (constant.replacement_rate, constant.base_rate) == (0.5, None)
   distill = _compress("--method", "distill")
   assert (distill.temperature, distill.alpha) == (2.0, 0.5)
   assert args.alpha is None  # Theseus: the task loss alone by default.
@@ -139,8 +143,10 @@ def test_missing_config_file(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (("--slope", "1e-3"), "--slope only applies to --schedule linear"),
-    (("--base-rate", "0.3"), "--base-rate only applies to --schedule linear"),
+    (("--schedule", "constant", "--base-rate", "0.3"),
+     "--base-rate only applies to --schedule linear"),
+    (("--replacement-rate", "0.5", "--slope", "1e-3"),  # Constant, then.
+     "--slope only applies to --schedule linear"),
     (("--schedule", "linear", "--replacement-rate", "0.5"),
      "--replacement-rate only applies to --schedule constant"),
     (("--schedule", "linear", "--slope", "1e-3", "--replacing-steps", "9"),

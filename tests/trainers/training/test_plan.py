@@ -28,9 +28,11 @@ def test_finetune_budget_in_epochs_and_steps():
   assert (plan.total_steps, plan.warmup_steps, plan.eval_steps) == (7, 2, 4)
 
 
-def test_default_compress_plan_replaces_for_half_the_budget():
-  plan = _plan()
+def test_default_compress_plan_is_the_recommended_recipe():
+  plan = _plan()  # Linear from 0.3, p = 1 at half the budget.
   assert (plan.total_steps, plan.replacing_steps) == (30, 15)
+  assert plan.schedule == schedules.LinearReplacement(0.3, 0.7 / 15)
+  plan = _plan("--replacement-rate", "0.5")
   assert plan.schedule == schedules.ConstantReplacement(0.5, 15)
 
 
