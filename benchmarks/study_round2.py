@@ -739,7 +739,8 @@ def load_dev(args):
   for task in args.tasks:
     drawn = set()
     for row, runs in dev_runs_by_row(task, args).items():
-      repeated, drawn = runs in drawn, drawn | {runs}
+      repeated = runs in drawn
+      drawn.add(runs)
       for run in runs:
         record = load_record(run, args)
         if record is None:

@@ -10,6 +10,8 @@ checks that these values agree with the study's records.
 """
 
 SCHEDULE = "linear"
+# b and the replacing length wait on SST-2's selection (MRPC, RTE and CoLA
+# split on them); until then, the paper recipe's values.
 BASE_RATE = 0.3  # p at step 0 of the linear schedule.
 REPLACING_SHARE = 0.5  # p reaches 1 after this share of the budget.
 CONSTANT_RATE = 0.5  # p of the constant schedule (the paper's).
