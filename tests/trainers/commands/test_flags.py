@@ -59,7 +59,7 @@ def test_defaults_are_resolved():
   args = _compress()
   # The recommended recipe (trainers/recipe.py).
   assert (args.method, args.schedule, args.base_rate) == (
-      "theseus", "linear", 0.3)
+      "theseus", "linear", 0.1)
   assert args.epochs == 3.0 and args.max_steps is None
   assert args.warmup_ratio == 0.1
   assert args.replacement_rate is None and args.temperature is None

@@ -5,6 +5,7 @@ import pytest
 
 from theseus_tf import schedules
 from trainers import cli
+from trainers import recipe
 from trainers.errors import UsageError
 from trainers.training.optimization import WarmupLinearDecay
 from trainers.training.plan import make_plan
@@ -29,9 +30,10 @@ def test_finetune_budget_in_epochs_and_steps():
 
 
 def test_default_compress_plan_is_the_recommended_recipe():
-  plan = _plan()  # Linear from 0.3, p = 1 at half the budget.
+  plan = _plan()  # Linear from 0.1, p = 1 at half the budget.
+  assert (recipe.BASE_RATE, recipe.REPLACING_SHARE) == (0.1, 0.5)
   assert (plan.total_steps, plan.replacing_steps) == (30, 15)
-  assert plan.schedule == schedules.LinearReplacement(0.3, 0.7 / 15)
+  assert plan.schedule == schedules.LinearReplacement(0.1, 0.9 / 15)
   plan = _plan("--replacement-rate", "0.5")
   assert plan.schedule == schedules.ConstantReplacement(0.5, 15)
 
@@ -58,7 +60,7 @@ def test_schedule_longer_than_budget_is_an_error():
   with pytest.raises(UsageError, match="after the whole budget of 30 steps"):
     _plan("--replacing-steps", "31")
   with pytest.raises(UsageError, match="reaches 1 at step 70"):
-    _plan("--schedule", "linear", "--slope", "0.01")
+    _plan("--schedule", "linear", "--base-rate", "0.3", "--slope", "0.01")
 
 
 @pytest.mark.parametrize("method", ["finetune", "distill"])
