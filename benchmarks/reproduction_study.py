@@ -522,7 +522,17 @@ def plot_curves(args, path, curves=None, rows=METHODS, names=None):
     axes.set_xlabel("training step")
     axes.set_ylabel("dev score x 100")
     axes.grid(alpha=0.3)
-  axes.legend(loc="lower right", fontsize="small")
+  # One legend for the figure: a panel may lack some rows (a run not done
+  # yet, or a row drawn under an earlier one's runs).
+  handles = {}
+  for axes in figure.axes:
+    for handle, label in zip(*axes.get_legend_handles_labels()):
+      handles.setdefault(label, handle)
+  order = [names[row] for row in (*rows, "predecessor")]
+  labels = [label for label in order if label in handles]
+  figure.legend([handles[label] for label in labels], labels,
+                loc="outside lower center", ncols=len(labels),
+                fontsize="small")
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   temporary = path.with_name(f".{path.name}.tmp")
