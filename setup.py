@@ -41,10 +41,11 @@ EXTRAS_REQUIRE = {
     "torch": ["torch==2.13.0+cpu"],
     "keras-hub": [KERAS_HUB],
     # TF's multi_process_runner (multi-worker tests) needs dill and portpicker;
-    # torch checks the PyTorch reference and Hugging Face's loading of
+    # pytest-xdist runs scripts/test.sh's test files in two processes; torch
+    # checks the PyTorch reference and Hugging Face's loading of
     # `save_pretrained` output; keras-hub the KerasHub adapter (Keras 3).
-    "test": ["pytest>=8", "dill>=0.3", "portpicker>=1.6", "torch==2.13.0+cpu",
-             KERAS_HUB],
+    "test": ["pytest>=8", "pytest-xdist>=3.5", "dill>=0.3", "portpicker>=1.6",
+             "torch==2.13.0+cpu", KERAS_HUB],
 }
 
 setup(

@@ -62,9 +62,8 @@ def minilm_dir():
 def _private_token_cache(tmp_path_factory):
   """Token caches go to this run's temporary folder, not ~/.cache.
 
-  The suite leaves the user's cache alone, and the Keras 3 and tf-keras runs
-  of scripts/test.sh, which go side by side, never share one. Subprocesses
-  (the CLI tests) inherit the variable.
+  The suite leaves the user's cache alone, and pytest-xdist's processes
+  never share one. Subprocesses (the CLI tests) inherit the variable.
   """
   with pytest.MonkeyPatch.context() as patch:
     patch.setenv("THESEUS_TF_TOKEN_CACHE",
